@@ -1,0 +1,91 @@
+/*
+ * cprof.h — the public API of libcprof, the runtime/pprof of C.
+ *
+ * libcprof profiles the process it is loaded into and writes Go's profile.proto (gzipped), which
+ * `go tool pprof` and `cprof` read. It can be linked in (-lcprof, see `pkg-config cprof`) or attached
+ * to an unmodified program with LD_PRELOAD and the CPROF_* environment variables (README.md).
+ *
+ * Every function here is safe to call from any thread, never aborts the host process and reports
+ * failure as a negative errno value (0 on success). None of them may be called from a signal handler.
+ */
+#ifndef CPROF_H
+#define CPROF_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CPROF_API __attribute__((visibility("default")))
+
+#define CPROF_VERSION_MAJOR 0
+#define CPROF_VERSION_MINOR 1
+
+/* ---------------------------------------------------------------- CPU profile ---------------- */
+
+/*
+ * Starts a CPU profile that will be written to fd, gzipped profile.proto, when it stops. Every
+ * thread of the process is sampled in proportion to the CPU time it uses, at the rate set by
+ * cprof_set_cpu_profile_rate() (default 100 Hz, or CPROF_HZ). fd stays owned by the caller and
+ * must stay open until cprof_stop_cpu_profile() returns.
+ *
+ * Errors: -EBUSY a CPU profile is already running; -EBADF fd is not open for writing;
+ * -EBUSY also when SIGPROF is owned by the host (a handler other than ours is installed);
+ * -ENOMEM; -ENOSYS no timer could be armed.
+ */
+CPROF_API int cprof_start_cpu_profile(int fd);
+
+/*
+ * Stops the running CPU profile, writes it to the fd given at start and returns when the write is
+ * complete. Errors: -ENOENT no profile is running; a write error (-EIO, -ENOSPC, -EPIPE, ...) from
+ * writing the profile, which is then lost but the profiler is stopped all the same.
+ */
+CPROF_API int cprof_stop_cpu_profile(void);
+
+/*
+ * Sets the CPU sampling rate in samples per second of CPU time per thread. Takes effect at the next
+ * cprof_start_cpu_profile(). Errors: -EINVAL hz outside 1..10000; -EBUSY a profile is running.
+ */
+CPROF_API int cprof_set_cpu_profile_rate(int hz);
+
+/* The rate the next CPU profile will use. */
+CPROF_API int cprof_cpu_profile_rate(void);
+
+/*
+ * How CPU samples are triggered in this process: "perf_event" (per-thread task-clock, exact at any
+ * rate), "timer_create" (per-thread POSIX CPU-time timers, limited to one sample per kernel tick;
+ * overruns are weighted in), "setitimer" (one process-wide timer; the last resort) or "none" before
+ * the first profile.
+ */
+CPROF_API const char *cprof_cpu_timer_kind(void);
+
+/* --------------------------------------------------------------- HTTP endpoint ---------------- */
+
+/*
+ * Serves Go's /debug/pprof/ endpoints on addr, "host:port" or ":port" (host defaults to
+ * 127.0.0.1), from a thread of its own. A host other than loopback is refused unless token is set;
+ * with a token, every request must carry "Authorization: Bearer <token>" or "?token=<token>".
+ * token may be NULL. Errors: -EALREADY already serving; -EINVAL bad address; -EACCES non-loopback
+ * address without a token; -EADDRINUSE the port is taken; -ENOENT the library's extension
+ * (libcprof-ext.so) could not be loaded.
+ */
+CPROF_API int cprof_http_start(const char *addr, const char *token);
+
+/* The TCP port being served, or -ENOENT when not serving. Useful with port 0. */
+CPROF_API int cprof_http_port(void);
+
+/* Stops serving; waits for requests in flight. -ENOENT when not serving. */
+CPROF_API int cprof_http_stop(void);
+
+/* -------------------------------------------------------------------- errors ---------------- */
+
+/*
+ * The last error message the library produced for this process (for instance why the extension
+ * could not be loaded), or "" when there is none. The string stays valid until the next call.
+ */
+CPROF_API const char *cprof_last_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CPROF_H */

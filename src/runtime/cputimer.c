@@ -1,0 +1,230 @@
+/*
+ * cputimer.c — per-thread CPU timers for the CPU profiler (see cputimer.h).
+ *
+ * The registry is an array, mapped from the kernel, of (tid, perf fd or POSIX timer) for every
+ * armed thread. Arming a thread twice (the start scan and the thread's own start hook can race)
+ * is prevented by looking the tid up under the registry lock. The kind is chosen once per profile,
+ * when the first thread is armed, and reported when it is not the best.
+ */
+#define _GNU_SOURCE
+#include "runtime/cputimer.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "runtime/report.h"
+#include "runtime/sys.h"
+#include "runtime/threads.h"
+
+typedef struct armed {
+  pid_t tid;
+  int fd;        /* perf_event */
+  timer_t timer; /* timer */
+} armed_t;
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static armed_t *reg;
+static size_t reg_len, reg_cap;
+static _Atomic int kind_now; /* cputimer_kind_t; read by the handler */
+static int64_t reg_period;
+static _Atomic int reg_running;
+
+const char *cputimer_kind_name(cputimer_kind_t k) {
+  switch (k) {
+  case CPUTIMER_PERF:
+    return "perf_event";
+  case CPUTIMER_TIMER:
+    return "timer_create";
+  case CPUTIMER_ITIMER:
+    return "setitimer";
+  default:
+    return "none";
+  }
+}
+
+cputimer_kind_t cputimer_kind(void) { return (cputimer_kind_t)atomic_load(&kind_now); }
+
+static armed_t *reg_find(pid_t tid) {
+  for (size_t i = 0; i < reg_len; i++)
+    if (reg[i].tid == tid)
+      return &reg[i];
+  return NULL;
+}
+
+static int reg_push(armed_t a) {
+  if (reg_len == reg_cap) {
+    size_t cap = reg_cap ? reg_cap * 2 : 256;
+    armed_t *n = sys_map(cap * sizeof *n);
+    if (n == NULL)
+      return -ENOMEM;
+    if (reg)
+      memcpy(n, reg, reg_len * sizeof *n);
+    sys_unmap(reg, reg_cap * sizeof *reg);
+    reg = n;
+    reg_cap = cap;
+  }
+  reg[reg_len++] = a;
+  return 0;
+}
+
+static void disarm(armed_t *a, cputimer_kind_t k) {
+  if (k == CPUTIMER_PERF)
+    sys_close(a->fd);
+  else if (k == CPUTIMER_TIMER)
+    sys_thread_timer_delete(a->timer);
+}
+
+/* Arms tid with kind k; 0 or -errno. Called with reg_lock held. */
+static int arm_one(pid_t tid, cputimer_kind_t k) {
+  if (reg_find(tid))
+    return 0;
+  armed_t a = {.tid = tid, .fd = -1};
+  int rc;
+  if (k == CPUTIMER_PERF) {
+    rc = sys_perf_open_task_clock(tid, (uint64_t)reg_period);
+    if (rc < 0)
+      return rc;
+    a.fd = rc;
+    rc = sys_perf_refresh(a.fd);
+  } else if (k == CPUTIMER_TIMER) {
+    rc = sys_thread_timer_create(tid, reg_period, &a.timer);
+  } else {
+    return 0; /* the process timer covers every thread */
+  }
+  if (rc == 0)
+    rc = reg_push(a);
+  if (rc != 0)
+    disarm(&a, k);
+  return rc;
+}
+
+/* Picks the kind on the calling thread, trying the best first. Called with reg_lock held. */
+static int choose_kind(cputimer_kind_t want, pid_t self) {
+  static const char *why[] = {"", "", "per-thread timers at most one sample per kernel tick",
+                              "one process-wide timer, samples skewed between threads"};
+  int first_err = 0;
+  for (int k = (int)want; k <= CPUTIMER_ITIMER; k++) {
+    int rc = k == CPUTIMER_ITIMER ? sys_itimer_prof(reg_period) : arm_one(self, k);
+    if (rc == 0) {
+      if (k != (int)want)
+        report("%s unavailable (%s): CPU samples use %s (%s)", cputimer_kind_name(want),
+               strerror(-first_err), cputimer_kind_name(k), why[k]);
+      return k;
+    }
+    if (first_err == 0)
+      first_err = rc;
+  }
+  return first_err;
+}
+
+int cputimer_start(int64_t period_ns, cputimer_kind_t want, pid_t skip_tid) {
+  pthread_mutex_lock(&reg_lock);
+  reg_period = period_ns;
+  reg_len = 0;
+  pid_t self = sys_gettid();
+  int k = choose_kind(want == CPUTIMER_NONE ? CPUTIMER_PERF : want, self);
+  if (k < 0) {
+    pthread_mutex_unlock(&reg_lock);
+    return k;
+  }
+  atomic_store(&kind_now, k);
+  atomic_store(&reg_running, 1);
+  pid_t tids[4096];
+  int n = threads_list(tids, sizeof tids / sizeof tids[0]);
+  for (int i = 0; i < n; i++)
+    if (tids[i] != skip_tid)
+      arm_one(tids[i], k); /* a thread that exits meanwhile cannot be armed: ignore */
+  pthread_mutex_unlock(&reg_lock);
+  return k;
+}
+
+void cputimer_stop(void) {
+  pthread_mutex_lock(&reg_lock);
+  atomic_store(&reg_running, 0);
+  cputimer_kind_t k = cputimer_kind();
+  if (k == CPUTIMER_ITIMER)
+    sys_itimer_prof(0);
+  for (size_t i = 0; i < reg_len; i++)
+    disarm(&reg[i], k);
+  reg_len = 0;
+  pthread_mutex_unlock(&reg_lock);
+}
+
+void cputimer_thread_start(void) {
+  if (!atomic_load(&reg_running))
+    return;
+  pthread_mutex_lock(&reg_lock);
+  if (atomic_load(&reg_running))
+    arm_one(sys_gettid(), cputimer_kind());
+  pthread_mutex_unlock(&reg_lock);
+}
+
+static void forget(size_t i, cputimer_kind_t k) {
+  disarm(&reg[i], k);
+  reg[i] = reg[--reg_len];
+}
+
+void cputimer_thread_exit(void) {
+  if (!atomic_load(&reg_running))
+    return;
+  pthread_mutex_lock(&reg_lock);
+  armed_t *a = reg_find(sys_gettid());
+  if (a)
+    forget((size_t)(a - reg), cputimer_kind());
+  pthread_mutex_unlock(&reg_lock);
+}
+
+void cputimer_reap(void) {
+  pthread_mutex_lock(&reg_lock);
+  for (size_t i = 0; i < reg_len;) {
+    if (!sys_thread_alive(reg[i].tid))
+      forget(i, cputimer_kind());
+    else
+      i++;
+  }
+  pthread_mutex_unlock(&reg_lock);
+}
+
+void cputimer_after_fork_child(void) {
+  /* POSIX timers and ITIMER_PROF are not inherited by a fork child; perf fds are, and still
+   * count the parent's threads: close them. The lock may have been held by a parent thread. */
+  pthread_mutex_init(&reg_lock, NULL);
+  if (cputimer_kind() == CPUTIMER_PERF)
+    for (size_t i = 0; i < reg_len; i++)
+      sys_close(reg[i].fd);
+  reg_len = 0;
+  atomic_store(&reg_running, 0);
+}
+
+/* Async-signal-safe. */
+uint32_t cputimer_weight(const siginfo_t *si) {
+  switch (si->si_code) {
+  case SI_TIMER: {
+    /* Overruns are periods that elapsed while the signal was pending (tick-limited timers, or a
+     * thread that had SIGPROF blocked); capped so one late signal cannot swamp the profile. */
+    int over = si->si_overrun;
+    if (over < 0)
+      over = 0;
+    if (over > 1000)
+      over = 1000;
+    return 1 + (uint32_t)over;
+  }
+  case POLL_HUP:
+  case POLL_IN:
+    return 1;
+  case SI_KERNEL:
+    return cputimer_kind() == CPUTIMER_ITIMER ? 1 : 0;
+  default:
+    return 0; /* kill(), tgkill(), sigqueue(): not a timer */
+  }
+}
+
+/* Async-signal-safe. */
+void cputimer_rearm(const siginfo_t *si) {
+  if ((si->si_code == POLL_HUP || si->si_code == POLL_IN) &&
+      atomic_load_explicit(&reg_running, memory_order_relaxed))
+    sys_perf_refresh(si->si_fd);
+}

@@ -1,0 +1,152 @@
+/*
+ * env.c — attaching without code: the constructor that reads the CPROF_* variables.
+ *
+ * The constructor runs in every process that loads libcprof, most of which (under LD_PRELOAD, a
+ * shell's or a build's children) profile nothing, so it does nothing but a few getenv calls unless
+ * a variable asks for work. Heavy libraries are loaded only when a profile starts (ext_load.c).
+ *
+ * Children inherit LD_PRELOAD and CPROF_*. A path with %p names a file per process. A path
+ * without %p belongs to the first process that saw it: that process records its pid in
+ * CPROF_OWNER_PID, and descendants that find another pid there do not profile to files or serve
+ * HTTP (they would clobber the parent's file or fight for its port). A fork child stops the CPU
+ * profile it inherited and writes nothing.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cprof.h"
+#include "runtime/cpu.h"
+#include "runtime/report.h"
+#include "runtime/sys.h"
+
+static char env_cpu_path[PATH_MAX]; /* absolute, %p expanded; "" when unset */
+static pid_t env_owner;            /* the pid that writes env_cpu_path */
+
+/* Expands %p to the pid and makes the path absolute (the program may chdir before exit). */
+static int expand_path(const char *in, char *out, size_t outlen) {
+  char buf[PATH_MAX];
+  size_t n = 0;
+  for (const char *p = in; *p && n < sizeof buf - 16; p++) {
+    if (p[0] == '%' && p[1] == 'p') {
+      n += (size_t)snprintf(buf + n, sizeof buf - n, "%d", (int)getpid());
+      p++;
+    } else {
+      buf[n++] = *p;
+    }
+  }
+  buf[n] = '\0';
+  if (buf[0] == '/')
+    return snprintf(out, outlen, "%s", buf) < (int)outlen ? 0 : -ENAMETOOLONG;
+  char cwd[PATH_MAX];
+  if (getcwd(cwd, sizeof cwd) == NULL)
+    return -errno;
+  return snprintf(out, outlen, "%s/%s", cwd, buf) < (int)outlen ? 0 : -ENAMETOOLONG;
+}
+
+/* Whether this process owns the un-%p'd outputs (see the file comment). */
+static int claim_ownership(void) {
+  const char *owner = getenv("CPROF_OWNER_PID");
+  if (owner && *owner && atoi(owner) != (int)getpid())
+    return 0;
+  char pid[24];
+  snprintf(pid, sizeof pid, "%d", (int)getpid());
+  setenv("CPROF_OWNER_PID", pid, 1);
+  return 1;
+}
+
+/* Writes the CPU profile to a temporary file beside the target, then renames it into place, so a
+ * reader never sees half a profile. */
+static void write_cpu_at_exit(void) {
+  if (env_cpu_path[0] == '\0' || getpid() != env_owner || !cpu_running())
+    return;
+  char tmp[PATH_MAX + 32];
+  snprintf(tmp, sizeof tmp, "%s.tmp.%d", env_cpu_path, (int)getpid());
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    report("cannot write the CPU profile to %s: %s", tmp, strerror(errno));
+    cpu_stop_into(-1);
+    return;
+  }
+  int rc = cpu_stop_into(fd);
+  if (close(fd) != 0 && rc == 0)
+    rc = -errno;
+  if (rc == 0 && rename(tmp, env_cpu_path) != 0)
+    rc = -errno;
+  if (rc != 0) {
+    report("CPU profile not written to %s: %s", env_cpu_path, strerror(-rc));
+    unlink(tmp);
+  }
+}
+
+static int parse_hz(const char *s) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || end == s || *end != '\0' || v < 1 || v > 10000) {
+    report("CPROF_HZ=%s is not a rate between 1 and 10000: using %d", s, cprof_cpu_profile_rate());
+    return 0;
+  }
+  return (int)v;
+}
+
+static void parse_timer_kind(const char *s) {
+  if (strcmp(s, "perf") == 0)
+    cpu_set_timer_kind(CPUTIMER_PERF);
+  else if (strcmp(s, "timer") == 0)
+    cpu_set_timer_kind(CPUTIMER_TIMER);
+  else if (strcmp(s, "setitimer") == 0)
+    cpu_set_timer_kind(CPUTIMER_ITIMER);
+  else
+    report("CPROF_TIMER=%s is not one of perf, timer, setitimer: ignored", s);
+}
+
+static void start_cpu_from_env(const char *path) {
+  int rc = expand_path(path, env_cpu_path, sizeof env_cpu_path);
+  if (rc != 0) {
+    report("CPROF_CPU=%s: %s", path, strerror(-rc));
+    env_cpu_path[0] = '\0';
+    return;
+  }
+  /* The fd is opened at exit; until then /dev/null stands in, since start wants a writable fd. */
+  env_owner = getpid();
+  static int devnull = -1;
+  devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  rc = devnull < 0 ? -errno : cpu_start(devnull);
+  if (rc != 0) {
+    report("CPU profile not started: %s", strerror(-rc));
+    env_cpu_path[0] = '\0';
+    return;
+  }
+  atexit(write_cpu_at_exit);
+}
+
+__attribute__((constructor)) static void cprof_env_init(void) {
+  const char *cpu = getenv("CPROF_CPU");
+  const char *http = getenv("CPROF_HTTP");
+  const char *hz = getenv("CPROF_HZ");
+  const char *timer = getenv("CPROF_TIMER");
+  if (!cpu && !http && !hz && !timer)
+    return;
+  if (hz) {
+    int v = parse_hz(hz);
+    if (v)
+      cprof_set_cpu_profile_rate(v);
+  }
+  if (timer)
+    parse_timer_kind(timer);
+  int owner = (cpu && !strstr(cpu, "%p")) || http ? claim_ownership() : 1;
+  if (cpu && *cpu && (owner || strstr(cpu, "%p")))
+    start_cpu_from_env(cpu);
+  if (http && *http && owner) {
+    int rc = cprof_http_start(http, getenv("CPROF_HTTP_TOKEN"));
+    if (rc != 0)
+      report("CPROF_HTTP=%s: not serving: %s", http, strerror(-rc));
+  }
+}

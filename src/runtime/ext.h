@@ -1,0 +1,103 @@
+/*
+ * ext.h — the line between libcprof's two halves.
+ *
+ * libcprof.so is loaded into every process that has it in LD_PRELOAD, profiled or not, so it must
+ * stay small and start fast: it holds only the sampling machinery (timers, signal handler, ring,
+ * stack tables, thread hooks) and depends on nothing but libc. Everything heavy — symbolization
+ * (libdw), unwind-table building (libdw), the profile encoder and gzip (zlib), the HTTP server
+ * (libmicrohttpd) — lives in the extension, libcprof-ext.so, which the core dlopens from its own
+ * directory the first time it is needed. In libcprof.a both halves are linked together and the
+ * extension is reached directly.
+ *
+ * The two halves talk only through the two tables below, each beginning with its size so that a
+ * newer half can tell what an older one provides. The core passes its table to cprof_ext_init()
+ * and receives the extension's.
+ */
+#ifndef CPROF_RUNTIME_EXT_H
+#define CPROF_RUNTIME_EXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "unwind.h"
+
+#define RT_MAX_VALUES 4
+
+/* One sample: a stack (leaf first) and its values, one per sample type. */
+typedef struct rt_sample {
+  const uintptr_t *pcs;
+  uint32_t depth;
+  int64_t values[RT_MAX_VALUES];
+  /* When set, the sample's stack is a single pseudo-frame of this name (pcs are ignored), as Go
+   * writes runtime/pprof.lostProfileEvent for samples it had to drop. */
+  const char *synthetic;
+} rt_sample_t;
+
+/* Everything the extension needs to write a profile. Strings are borrowed for the call. */
+typedef struct rt_profile_desc {
+  const char *sample_type[RT_MAX_VALUES][2]; /* {type, unit} */
+  size_t nvalues;
+  const char *period_type[2];
+  int64_t period;
+  int64_t time_nanos;
+  int64_t duration_nanos;
+  const char *default_sample_type; /* NULL: none */
+  /* true for CPU samples: pcs[0] is the interrupted instruction and every other pc a return
+   * address. false: every pc is a return address (or a call site already). Return addresses are
+   * symbolized and written as pc - 1, the call instruction, as Go does. */
+  bool leaf_is_exact;
+  const char *comments[4]; /* NULL-terminated when shorter */
+  const rt_sample_t *samples;
+  size_t nsamples;
+} rt_profile_desc_t;
+
+/* What the core offers the extension. */
+typedef struct core_api {
+  size_t size;
+  /* The public CPU profile calls, for the HTTP handler. */
+  int (*cpu_start)(int fd);
+  int (*cpu_stop)(void);
+  int (*cpu_running)(void);
+  /* A message to stderr, prefixed "cprof: ", and remembered for cprof_last_error(). */
+  void (*report)(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+  /* The process's argv as read at start-up (for /debug/pprof/cmdline): NUL-separated. */
+  const char *(*cmdline)(size_t *len);
+  /* Hands a freshly built table set to the signal handler (see unwind.h). */
+  void (*unwind_publish)(unwind_set_t *set);
+} core_api_t;
+
+/* What the extension offers the core. */
+typedef struct ext_api {
+  size_t size;
+  /* Symbolizes, encodes, gzips and writes the profile to fd. 0 or a negative errno. */
+  int (*profile_write)(int fd, const rt_profile_desc_t *desc);
+  /* Builds unwind tables for every module loaded now, reusing the modules of old that are still
+   * loaded at the same address. NULL when out of memory. */
+  unwind_set_t *(*unwind_build)(const unwind_set_t *old);
+  void (*unwind_free)(unwind_set_t *set);
+  /* See cprof_http_start() and friends in cprof.h. */
+  int (*http_start)(const char *addr, const char *token);
+  int (*http_port)(void);
+  int (*http_stop)(void);
+} ext_api_t;
+
+/* Extension side: the core's table, set by cprof_ext_init() before anything else runs. */
+extern const core_api_t *ext_core;
+
+/* The extension's modules, gathered into its table by ext_entry.c. */
+int builder_profile_write(int fd, const rt_profile_desc_t *desc); /* builder.c */
+unwind_set_t *cfi_build(const unwind_set_t *old);                  /* cfi.c */
+void cfi_free(unwind_set_t *set);                                  /* cfi.c */
+int http_start(const char *addr, const char *token);               /* http.c */
+int http_port(void);                                               /* http.c */
+int http_stop(void);                                               /* http.c */
+
+/* The extension's one entry point. Called once; returns its table, or NULL with a report made. */
+const ext_api_t *cprof_ext_init(const core_api_t *core);
+
+/* Core side: loads the extension on first use (thread-safe). NULL when it cannot be loaded; the
+ * reason was reported. */
+const ext_api_t *ext_get(void);
+
+#endif /* CPROF_RUNTIME_EXT_H */

@@ -1,0 +1,97 @@
+/*
+ * ext_load.c — finding the extension (libcprof-ext.so) the first time it is needed.
+ *
+ * Built twice. In libcprof.so (CPROF_EXT_DLOPEN) it dlopens libcprof-ext.so.0 from the directory
+ * libcprof.so itself was loaded from (found with dladdr), then by name through the loader's search
+ * path, and calls its cprof_ext_init. In libcprof.a (CPROF_EXT_STATIC) the extension is linked in
+ * and called directly. Either way the core hands over its table of services, core_api.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runtime/cpu.h"
+#include "runtime/ext.h"
+#include "runtime/report.h"
+#include "runtime/sigprof.h"
+
+static char cmdline_buf[8192];
+
+static void read_cmdline(void) {
+  int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return;
+  ssize_t got = read(fd, cmdline_buf, sizeof cmdline_buf - 1);
+  (void)got;
+  close(fd);
+}
+
+/* /proc/self/cmdline without its final NUL, read when first asked (nothing at start-up). */
+static const char *core_cmdline(size_t *len) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, read_cmdline);
+  size_t n = sizeof cmdline_buf;
+  while (n > 0 && cmdline_buf[n - 1] == '\0')
+    n--;
+  *len = n;
+  return cmdline_buf;
+}
+
+static void core_unwind_publish(unwind_set_t *set) { sigprof_publish_unwind(set); }
+
+static const core_api_t core_table = {
+    .size = sizeof(core_api_t),
+    .cpu_start = cpu_start,
+    .cpu_stop = cpu_stop,
+    .cpu_running = cpu_running,
+    .report = report,
+    .cmdline = core_cmdline,
+    .unwind_publish = core_unwind_publish,
+};
+
+static const ext_api_t *ext_loaded;
+static pthread_once_t ext_once = PTHREAD_ONCE_INIT;
+
+#if defined(CPROF_EXT_DLOPEN)
+static void *open_beside_self(void) {
+  Dl_info info;
+  if (dladdr((void *)ext_get, &info) == 0 || info.dli_fname == NULL)
+    return NULL;
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s", info.dli_fname);
+  char *slash = strrchr(path, '/');
+  if (slash == NULL)
+    return NULL;
+  snprintf(slash + 1, sizeof path - (size_t)(slash + 1 - path), "libcprof-ext.so.0");
+  return dlopen(path, RTLD_NOW | RTLD_LOCAL);
+}
+
+static void ext_load(void) {
+  void *h = open_beside_self();
+  if (h == NULL)
+    h = dlopen("libcprof-ext.so.0", RTLD_NOW | RTLD_LOCAL);
+  if (h == NULL) {
+    const char *e = dlerror();
+    report("cannot load libcprof-ext.so.0 (symbolization, encoding, HTTP): %s", e ? e : "not found");
+    return;
+  }
+  const ext_api_t *(*init)(const core_api_t *) =
+      (const ext_api_t *(*)(const core_api_t *))dlsym(h, "cprof_ext_init");
+  ext_loaded = init ? init(&core_table) : NULL;
+  if (ext_loaded == NULL)
+    report("libcprof-ext.so.0 does not match this libcprof.so");
+}
+#else
+static void ext_load(void) { ext_loaded = cprof_ext_init(&core_table); }
+#endif
+
+const ext_api_t *ext_get(void) {
+  pthread_once(&ext_once, ext_load);
+  return ext_loaded;
+}

@@ -1,0 +1,36 @@
+/*
+ * sigprof.h — the SIGPROF handler: one sample per signal into the ring.
+ *
+ * The handler is the only code of the CPU profiler that runs inside the host's threads at
+ * arbitrary instructions. It takes nothing but async-signal-safe steps: it reads the interrupted
+ * registers, walks the stack with the published unwind tables, writes the pcs into a reserved ring
+ * slot and re-arms the thread's timer. It never allocates, locks or changes errno. What it reads
+ * (the ring, the unwind tables) changes only while it is disabled, or by atomic pointer swaps.
+ */
+#ifndef CPROF_RUNTIME_SIGPROF_H
+#define CPROF_RUNTIME_SIGPROF_H
+
+#include "runtime/ring.h"
+#include "runtime/unwind.h"
+
+/*
+ * Installs the handler for SIGPROF unless the host (or another profiler) already has one, in
+ * which case it says so and returns -EBUSY: we never steal the signal. Once installed the handler
+ * stays, ignoring signals while disabled, so a late signal never meets the default action (which
+ * would kill the process).
+ */
+int sigprof_install(void);
+
+/* Starts and stops taking samples into ring. */
+void sigprof_enable(ring_t *ring);
+void sigprof_disable(void);
+
+/* Waits until no handler is running (after sigprof_disable and disarming the timers). */
+void sigprof_quiesce(void);
+
+/* Swaps in a new unwind table set, returning the old one (which a handler may still be reading
+ * until the next sigprof_quiesce). */
+unwind_set_t *sigprof_publish_unwind(unwind_set_t *set);
+const unwind_set_t *sigprof_unwind(void);
+
+#endif /* CPROF_RUNTIME_SIGPROF_H */

@@ -1,0 +1,185 @@
+/*
+ * threads.c — the pthread_create hook, the thread list and per-thread stack bounds.
+ *
+ * pthread_create is interposed (libcprof.so exports it; in libcprof.a the program's own definition
+ * takes precedence over libc's). The real one is found with dlsym(RTLD_NEXT) on first use. The hook
+ * allocates a small record carrying the start routine and its argument; the new thread runs
+ * threads_trampoline, which calls the start hook, sets a key whose destructor calls the exit hook,
+ * and then the start routine. When the record cannot be allocated, the thread is created unhooked:
+ * profiling is never a reason for pthread_create to fail.
+ *
+ * Stack bounds are cached in two initial-exec thread-local words, readable from the signal
+ * handler. They describe the mapping that held sp when they were computed; a thread that switches
+ * stacks (coroutines) gets them recomputed when sp falls outside.
+ */
+#define _GNU_SOURCE
+#include "runtime/threads.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "runtime/sys.h"
+
+typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+
+static _Atomic(pthread_create_fn) real_create;
+static _Atomic(threads_hook_fn) hook_start;
+static _Atomic(threads_hook_fn) hook_exit;
+static pthread_key_t exit_key;
+static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
+static int exit_key_ok;
+
+static __thread uintptr_t tls_map_lo;
+static __thread uintptr_t tls_map_hi;
+
+void threads_set_hooks(threads_hook_fn on_start, threads_hook_fn on_exit) {
+  atomic_store(&hook_start, on_start);
+  atomic_store(&hook_exit, on_exit);
+}
+
+static pthread_create_fn get_real_create(void) {
+  pthread_create_fn f = atomic_load(&real_create);
+  if (f == NULL) {
+    f = (pthread_create_fn)dlsym(RTLD_NEXT, "pthread_create");
+    atomic_store(&real_create, f);
+  }
+  return f;
+}
+
+static void on_thread_exit(void *unused) {
+  threads_hook_fn f = atomic_load(&hook_exit);
+  if (f)
+    f();
+}
+
+static void make_exit_key(void) { exit_key_ok = pthread_key_create(&exit_key, on_thread_exit) == 0; }
+
+typedef struct trampoline_arg {
+  void *(*fn)(void *);
+  void *arg;
+} trampoline_arg_t;
+
+static void *threads_trampoline(void *p) {
+  trampoline_arg_t a = *(trampoline_arg_t *)p;
+  free(p);
+  pthread_once(&exit_key_once, make_exit_key);
+  if (exit_key_ok)
+    pthread_setspecific(exit_key, (void *)1);
+  threads_hook_fn f = atomic_load(&hook_start);
+  if (f)
+    f();
+  return a.fn(a.arg);
+}
+
+__attribute__((visibility("default"))) int pthread_create(pthread_t *t, const pthread_attr_t *attr,
+                                                          void *(*fn)(void *), void *arg) {
+  pthread_create_fn real = get_real_create();
+  if (real == NULL)
+    return EAGAIN;
+  trampoline_arg_t *a = malloc(sizeof *a);
+  if (a == NULL)
+    return real(t, attr, fn, arg);
+  a->fn = fn;
+  a->arg = arg;
+  int rc = real(t, attr, threads_trampoline, a);
+  if (rc != 0)
+    free(a);
+  return rc;
+}
+
+int threads_create_internal(pthread_t *t, void *(*fn)(void *), void *arg) {
+  pthread_create_fn real = get_real_create();
+  if (real == NULL)
+    return -ENOSYS;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int rc = real(t, NULL, fn, arg);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return -rc;
+}
+
+/* ------------------------------------------------------------ stack bounds ----------------- */
+
+/* Streams /proc/self/maps, parsing "start-end" at the head of each line, and returns the range
+ * that holds sp. Async-signal-safe: raw syscalls, a stack buffer, no libc parsing. */
+static int find_mapping(uintptr_t sp, uintptr_t *lo, uintptr_t *hi) {
+  int fd = sys_open_ro("/proc/self/maps");
+  if (fd < 0)
+    return -1;
+  char buf[512];
+  int field = 0; /* 0: start, 1: end, 2: rest of the line */
+  uintptr_t a = 0, b = 0;
+  int found = -1;
+  ssize_t n;
+  while (found < 0 && (n = sys_read(fd, buf, sizeof buf)) > 0) {
+    for (ssize_t i = 0; i < n; i++) {
+      char c = buf[i];
+      if (c == '\n') {
+        field = 0;
+        a = b = 0;
+        continue;
+      }
+      if (field == 2)
+        continue;
+      int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+      if (field == 0 && c == '-') {
+        field = 1;
+      } else if (field == 1 && c == ' ') {
+        field = 2;
+        if (sp >= a && sp < b) {
+          *lo = a;
+          *hi = b;
+          found = 0;
+          break;
+        }
+      } else if (d >= 0) {
+        if (field == 0)
+          a = a << 4 | (uintptr_t)d;
+        else
+          b = b << 4 | (uintptr_t)d;
+      }
+    }
+  }
+  sys_close(fd);
+  return found;
+}
+
+/* Async-signal-safe. */
+int threads_stack_bounds(uintptr_t sp, unwind_stack_bounds_t *out) {
+  out->lo = sp;
+  if (!(sp >= tls_map_lo && sp < tls_map_hi)) {
+    uintptr_t lo, hi;
+    if (find_mapping(sp, &lo, &hi) != 0) {
+      out->hi = sp;
+      return -1;
+    }
+    tls_map_lo = lo;
+    tls_map_hi = hi;
+  }
+  out->hi = tls_map_hi;
+  return 0;
+}
+
+/* ------------------------------------------------------------ thread list ------------------ */
+
+int threads_list(pid_t *tids, size_t max) {
+  DIR *d = opendir("/proc/self/task");
+  if (d == NULL)
+    return -errno;
+  size_t n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL && n < max) {
+    char *end;
+    long v = strtol(e->d_name, &end, 10);
+    if (*end == '\0' && v > 0)
+      tids[n++] = (pid_t)v;
+  }
+  closedir(d);
+  return (int)n;
+}

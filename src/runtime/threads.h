@@ -1,0 +1,37 @@
+/*
+ * threads.h — knowing the host's threads: creation, exit, and where each one's stack is.
+ *
+ * libcprof interposes pthread_create so that every thread the host creates runs a short trampoline
+ * first: it tells the profilers that a thread started (the CPU profiler arms its timer there) and
+ * registers a key destructor that tells them when it ends, whether it returns or calls pthread_exit.
+ * Threads that existed before libcprof was loaded are found in /proc/self/task.
+ */
+#ifndef CPROF_RUNTIME_THREADS_H
+#define CPROF_RUNTIME_THREADS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "runtime/unwind.h"
+
+/* Called in each new thread before its start routine, and at its exit. Set once, from any thread. */
+typedef void (*threads_hook_fn)(void);
+void threads_set_hooks(threads_hook_fn on_start, threads_hook_fn on_exit);
+
+/*
+ * Bounds of the calling thread's stack around sp: [sp, end of the mapping that holds sp), found in
+ * /proc/self/maps the first time and cached per thread. Async-signal-safe (raw reads, no locks).
+ * Returns 0, or -1 when the mapping was not found (then hi = lo = sp).
+ */
+int threads_stack_bounds(uintptr_t sp, unwind_stack_bounds_t *out);
+
+/* Fills tids with the threads of this process (at most max); returns how many, or -errno. */
+int threads_list(pid_t *tids, size_t max);
+
+/*
+ * Creates a thread of the profiler's own: all signals blocked in it (so SIGPROF never lands there)
+ * and unseen by the hooks. Returns 0 or -errno.
+ */
+int threads_create_internal(pthread_t *t, void *(*fn)(void *), void *arg);
+
+#endif /* CPROF_RUNTIME_THREADS_H */
