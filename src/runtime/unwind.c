@@ -1,0 +1,256 @@
+/*
+ * unwind.c — walking a thread's stack from a signal handler or a hook, with precomputed tables.
+ *
+ * The tables (unwind.h) are built outside any signal handler by cfi.c in the extension; this file
+ * only reads them. A walk keeps three registers of the frame being unwound: pc, sp and fp (%rbp).
+ * For each frame it looks up the row for pc — a binary search over the modules, then over that
+ * module's rows — and computes the canonical frame address (CFA) from sp or fp as the row says.
+ * The return address is at CFA - 8; the caller's %rbp is at CFA + fp_off when the row says it was
+ * saved, and otherwise is still in %rbp; the caller's sp is the CFA. Where a pc has no row (code
+ * loaded after the tables were built, JIT code, a gap between functions) the walk takes one step
+ * along the %rbp chain instead: [rbp] is the caller's rbp and [rbp + 8] the return address.
+ *
+ * The first pc of a walk from a signal is the interrupted instruction itself, so its row is looked
+ * up at pc. Every later pc is a return address, which may lie just past the end of its function
+ * when the call was the function's last instruction (a call to a noreturn function); those rows
+ * are looked up at pc - 1, inside the call instruction.
+ *
+ * Invariants that make the walk safe on garbage: every load is 8-aligned, inside the bounds of the
+ * interrupted thread's stack and not below the sp the walk started from; sp strictly increases
+ * from frame to frame, so the walk cannot loop; frame pointers used for the chain must strictly
+ * increase too; a return address that is zero or outside the canonical user range ends the walk;
+ * and it never writes more than max pcs.
+ *
+ * The PLT row (UNWIND_CFA_PLT) encodes the expression GNU ld emits for lazy-binding PLT entries:
+ * CFA = %rsp + 8, plus 8 more once the entry has pushed its relocation index, which happens at
+ * byte cfa_off of each 16-byte entry (11 for the classic PLT). cfa_off holds that threshold.
+ *
+ * On aarch64 the file walks the frame-record chain only (x29 points at {caller's x29, x30}), so a
+ * sample in a leaf that keeps its return address in x30 loses its caller. On other architectures
+ * unwind_from_context finds nothing (their context layouts are not coded here) and unwind_here
+ * returns the hook's own pc.
+ *
+ * Everything here is async-signal-safe: no locks, no allocation, no system calls, errno untouched,
+ * and no global state.
+ */
+#define _GNU_SOURCE
+#include "runtime/unwind.h"
+
+#include <stdbool.h>
+#include <ucontext.h>
+
+#if defined(__x86_64__) || defined(__aarch64__)
+#define UNWIND_WALKS 1 /* architectures whose contexts and frame records this file knows */
+#endif
+
+/* Lowest and highest plausible code addresses in a user address space. */
+#define UNWIND_PC_MIN ((uintptr_t)4096)
+#define UNWIND_PC_MAX ((uintptr_t)1 << 47)
+
+/* The registers of one frame while walking. */
+typedef struct unwind_regs {
+  uintptr_t pc, sp, fp;
+} unwind_regs_t;
+
+/* ---------------------------------------------------------------------------------------------
+ * Table lookup
+ * ------------------------------------------------------------------------------------------- */
+
+/* The module whose executable range holds pc, or NULL. Async-signal-safe. */
+static const unwind_module_t *unwind_module_find(const unwind_set_t *set, uintptr_t pc) {
+  if (set == NULL || set->nmodules == 0)
+    return NULL;
+  size_t lo = 0, hi = set->nmodules; /* find the last module with start <= pc */
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (set->modules[mid].start <= pc)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo == 0)
+    return NULL;
+  const unwind_module_t *m = &set->modules[lo - 1];
+  return pc < m->end ? m : NULL;
+}
+
+/* Finds the row covering pc; NULL when no module holds pc or its row says nothing is known
+ * (UNWIND_CFA_NONE). Async-signal-safe. */
+const unwind_row_t *unwind_lookup(const unwind_set_t *set, uintptr_t pc, uintptr_t *base) {
+  const unwind_module_t *m = unwind_module_find(set, pc);
+  if (m == NULL || m->nrows == 0 || pc < m->base || pc - m->base > UINT32_MAX)
+    return NULL;
+  uint32_t off = (uint32_t)(pc - m->base);
+  size_t lo = 0, hi = m->nrows; /* find the last row with pc_off <= off */
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (m->rows[mid].pc_off <= off)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo == 0 || m->rows[lo - 1].cfa_reg == UNWIND_CFA_NONE)
+    return NULL;
+  if (base != NULL)
+    *base = m->base;
+  return &m->rows[lo - 1];
+}
+
+#ifdef UNWIND_WALKS
+/* ---------------------------------------------------------------------------------------------
+ * Checked loads and steps
+ * ------------------------------------------------------------------------------------------- */
+
+/* Loads the word at addr into *out when it lies, aligned, inside bounds. Async-signal-safe. */
+static bool unwind_load(const unwind_stack_bounds_t *b, uintptr_t addr, uintptr_t *out) {
+  if ((addr & 7) != 0 || addr < b->lo || addr >= b->hi || b->hi - addr < sizeof(uintptr_t))
+    return false;
+  *out = *(const uintptr_t *)addr;
+  return true;
+}
+
+static bool unwind_pc_plausible(uintptr_t pc) { return pc >= UNWIND_PC_MIN && pc < UNWIND_PC_MAX; }
+
+/* One step along the frame-pointer chain: the frame record at fp holds {caller's fp, return
+ * address}. *last_fp is the last frame pointer followed; the chain must strictly climb above it
+ * and above sp. Async-signal-safe. */
+static bool unwind_step_fp(const unwind_stack_bounds_t *b, unwind_regs_t *r, uintptr_t *last_fp) {
+  uintptr_t fp = r->fp, next_fp, ra;
+  if (fp < r->sp || fp <= *last_fp || (fp & 7) != 0)
+    return false;
+  if (!unwind_load(b, fp, &next_fp) || !unwind_load(b, fp + sizeof(uintptr_t), &ra))
+    return false;
+  *last_fp = fp;
+  r->pc = ra;
+  r->sp = fp + 2 * sizeof(uintptr_t);
+  r->fp = next_fp;
+  return true;
+}
+
+#if defined(__x86_64__)
+/* One step by the row for the current pc (exact: pc is the interrupted instruction, not a return
+ * address). False when there is no row or a load fails. Async-signal-safe. */
+static bool unwind_step_cfi(const unwind_set_t *set, const unwind_stack_bounds_t *b,
+                            unwind_regs_t *r, bool exact, bool *have_row) {
+  const unwind_row_t *row = unwind_lookup(set, exact ? r->pc : r->pc - 1, NULL);
+  *have_row = row != NULL;
+  if (row == NULL)
+    return false;
+  uintptr_t cfa;
+  switch (row->cfa_reg) {
+  case UNWIND_CFA_SP:
+    cfa = r->sp + (intptr_t)row->cfa_off;
+    break;
+  case UNWIND_CFA_FP:
+    cfa = r->fp + (intptr_t)row->cfa_off;
+    break;
+  case UNWIND_CFA_PLT:
+    cfa = r->sp + 8 + ((r->pc & 15) >= (uintptr_t)row->cfa_off ? 8 : 0);
+    break;
+  default:
+    return false;
+  }
+  uintptr_t ra, fp = r->fp;
+  if (cfa <= r->sp || !unwind_load(b, cfa - sizeof(uintptr_t), &ra))
+    return false;
+  if (row->fp_off != 0 && !unwind_load(b, cfa + (intptr_t)row->fp_off, &fp))
+    return false;
+  r->pc = ra;
+  r->sp = cfa;
+  r->fp = fp;
+  return true;
+}
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Walks
+ * ------------------------------------------------------------------------------------------- */
+
+/* Walks from r into pcs, leaf first, dropping the first skip pcs (r->pc is the first). exact says
+ * whether r->pc is an interrupted instruction rather than a return address. Returns the count
+ * written. Async-signal-safe. */
+static int unwind_walk(const unwind_set_t *set, const unwind_stack_bounds_t *bounds,
+                       unwind_regs_t r, bool exact, int skip, uintptr_t *pcs, int max) {
+  int n = 0;
+  uintptr_t last_fp = 0;
+  /* Nothing below the starting sp is read: the stack is mapped from there up, while below it (the
+   * main thread's not-yet-grown stack) it may not be. */
+  unwind_stack_bounds_t live = {0, 0}, *b = &live;
+  if (bounds != NULL)
+    live = (unwind_stack_bounds_t){r.sp > bounds->lo ? r.sp : bounds->lo, bounds->hi};
+  for (;;) {
+    if (skip > 0)
+      skip--;
+    else
+      pcs[n++] = r.pc;
+    if (n >= max || bounds == NULL)
+      break;
+    uintptr_t old_sp = r.sp;
+    bool ok = false, have_row = false;
+#if defined(__x86_64__)
+    ok = unwind_step_cfi(set, b, &r, exact, &have_row);
+#else
+    (void)set;
+    (void)exact;
+#endif
+    if (!ok && !have_row)
+      ok = unwind_step_fp(b, &r, &last_fp);
+    if (!ok || r.sp <= old_sp || !unwind_pc_plausible(r.pc))
+      break;
+    exact = false;
+  }
+  return n;
+}
+#endif /* UNWIND_WALKS */
+
+/* Walks the interrupted context uc into pcs, leaf first. Async-signal-safe. */
+int unwind_from_context(const void *uc, const unwind_set_t *set,
+                        const unwind_stack_bounds_t *bounds, uintptr_t *pcs, int max) {
+  if (uc == NULL || pcs == NULL)
+    return 0;
+#if defined(UNWIND_WALKS)
+  const ucontext_t *u = uc;
+  unwind_regs_t r;
+#if defined(__x86_64__)
+  r.pc = (uintptr_t)u->uc_mcontext.gregs[REG_RIP];
+  r.sp = (uintptr_t)u->uc_mcontext.gregs[REG_RSP];
+  r.fp = (uintptr_t)u->uc_mcontext.gregs[REG_RBP];
+#else
+  r.pc = (uintptr_t)u->uc_mcontext.pc;
+  r.sp = (uintptr_t)u->uc_mcontext.sp;
+  r.fp = (uintptr_t)u->uc_mcontext.regs[29];
+#endif
+  if (r.pc == 0 || max <= 0)
+    return 0;
+  return unwind_walk(set, bounds, r, true, 0, pcs, max);
+#else
+  (void)set;
+  (void)bounds;
+  (void)max;
+  return 0;  /* this architecture's context layout is not known here */
+#endif
+}
+
+/*
+ * Walks the stack of the caller's caller: when hook() calls unwind_here(), pcs[0] is the return
+ * address in the function that called hook(). This function keeps a frame pointer of its own
+ * (__builtin_frame_address forces one) so that its frame record gives the exact state of hook() at
+ * the call without needing a table row for this file. Async-signal-safe.
+ */
+__attribute__((noinline)) int
+unwind_here(const unwind_set_t *set, const unwind_stack_bounds_t *bounds, uintptr_t *pcs, int max) {
+  if (pcs == NULL || max <= 0 || bounds == NULL)
+    return 0;
+#if defined(UNWIND_WALKS)
+  /* Our own frame record: {hook's fp, return address into hook}. On x86_64 hook's sp is just
+   * above it; on aarch64 that is a lower bound, which is all the walk's checks need. */
+  uintptr_t *rec = __builtin_frame_address(0);
+  unwind_regs_t r = {.pc = rec[1], .fp = rec[0], .sp = (uintptr_t)(rec + 2)};
+  /* The walk from there yields hook's own pc first; drop it. */
+  return unwind_walk(set, bounds, r, false, 1, pcs, max);
+#else
+  (void)set; /* the best this file can do elsewhere: the pc in hook */
+  pcs[0] = (uintptr_t)__builtin_return_address(0);
+  return 1;
+#endif
+}
