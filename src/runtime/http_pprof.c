@@ -1,0 +1,183 @@
+/*
+ * http_pprof.c — the /debug/pprof/ endpoints: one table of profiles, the index page, handlers.
+ *
+ * Each row of http_endpoints is what Go's net/http/pprof knows about one name: Go's description
+ * for the index page, a count (NULL shows 0, as Go shows for cmdline, profile and trace) and the
+ * handler that serves /debug/pprof/<name>. Adding a profile is adding a row; the index lists every
+ * row not marked HTTP_EP_UNLISTED, sorted by name, in Go's exact layout (Index/indexTmplExecute),
+ * so a page from here and one from a Go program differ only in their rows.
+ *
+ * The handlers follow Go's: cmdline writes the NUL-joined argv; profile runs a CPU profile into an
+ * anonymous file for ?seconds=N (30 when absent, unparseable or <= 0), sleeping on the connection's
+ * thread, and sends the file; a second concurrent profile gets Go's 500 "Could not enable CPU
+ * profiling: cpu profiling already in use".
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runtime/ext.h"
+#include "runtime/http.h"
+
+/* ------------------------------------------------------------ the index page -------------- */
+
+#define HTTP_INDEX_MAX 128 /* rows shown; the table is far smaller */
+
+static const char http_index_head[] = "<html>\n"
+                                      "<head>\n"
+                                      "<title>/debug/pprof/</title>\n"
+                                      "<style>\n"
+                                      ".profile-name{\n"
+                                      "\tdisplay:inline-block;\n"
+                                      "\twidth:6rem;\n"
+                                      "}\n"
+                                      "</style>\n"
+                                      "</head>\n"
+                                      "<body>\n"
+                                      "/debug/pprof/\n"
+                                      "<br>\n"
+                                      "<p>Set debug=1 as a query parameter to export in legacy "
+                                      "text format</p>\n"
+                                      "<br>\n"
+                                      "Types of profiles available:\n"
+                                      "<table>\n"
+                                      "<thead><td>Count</td><td>Profile</td></thead>\n";
+
+static const char http_index_middle[] = "</table>\n"
+                                        "<a href=\"goroutine?debug=2\">full goroutine stack "
+                                        "dump</a>\n"
+                                        "<br>\n"
+                                        "<p>\n"
+                                        "Profile Descriptions:\n"
+                                        "<ul>\n";
+
+static const char http_index_tail[] = "</ul>\n"
+                                      "</p>\n"
+                                      "</body>\n"
+                                      "</html>";
+
+/* Writes s escaped as Go's html.EscapeString does. */
+static void http_html_escape(FILE *f, const char *s) {
+  for (; *s != '\0'; s++) {
+    switch (*s) {
+    case '<': fputs("&lt;", f); break;
+    case '>': fputs("&gt;", f); break;
+    case '&': fputs("&amp;", f); break;
+    case '\'': fputs("&#39;", f); break;
+    case '"': fputs("&#34;", f); break;
+    default: fputc(*s, f);
+    }
+  }
+}
+
+static int http_endpoint_cmp(const void *a, const void *b) {
+  const http_endpoint_t *x = *(const http_endpoint_t *const *)a;
+  const http_endpoint_t *y = *(const http_endpoint_t *const *)b;
+  return strcmp(x->name, y->name);
+}
+
+enum MHD_Result http_index_serve(http_req_t *req) {
+  const http_endpoint_t *rows[HTTP_INDEX_MAX];
+  size_t n = 0, len = 0;
+  char *page = NULL;
+  enum MHD_Result r;
+  FILE *f;
+  for (size_t i = 0; i < http_nendpoints && n < HTTP_INDEX_MAX; i++)
+    if (!(http_endpoints[i].flags & HTTP_EP_UNLISTED))
+      rows[n++] = &http_endpoints[i];
+  qsort(rows, n, sizeof rows[0], http_endpoint_cmp);
+  f = open_memstream(&page, &len);
+  if (f == NULL)
+    return MHD_NO;
+  fputs(http_index_head, f);
+  for (size_t i = 0; i < n; i++) {
+    fprintf(f, "<tr><td>%ld</td><td><a href='", rows[i]->count ? rows[i]->count() : 0L);
+    http_html_escape(f, rows[i]->name);
+    fputs("?debug=1'>", f);
+    http_html_escape(f, rows[i]->name);
+    fputs("</a></td></tr>\n", f);
+  }
+  fputs(http_index_middle, f);
+  for (size_t i = 0; i < n; i++) {
+    fputs("<li><div class=profile-name>", f);
+    http_html_escape(f, rows[i]->name);
+    fputs(": </div> ", f);
+    http_html_escape(f, rows[i]->desc);
+    fputs("</li>\n", f);
+  }
+  fputs(http_index_tail, f);
+  if (fclose(f) != 0) {
+    free(page);
+    return MHD_NO;
+  }
+  r = http_reply(req, MHD_HTTP_OK, "text/html; charset=utf-8", page, len);
+  free(page);
+  return r;
+}
+
+/* ------------------------------------------------------------ cmdline --------------------- */
+
+static enum MHD_Result http_cmdline_serve(http_req_t *req) {
+  size_t len = 0;
+  const char *args = NULL;
+  if (ext_core != NULL && ext_core->cmdline != NULL)
+    args = ext_core->cmdline(&len);
+  if (args == NULL)
+    len = 0;
+  /* Go joins os.Args with NUL; /proc/self/cmdline also ends with one, which Go does not send. */
+  if (len > 0 && args[len - 1] == '\0')
+    len--;
+  return http_reply(req, MHD_HTTP_OK, "text/plain; charset=utf-8", args != NULL ? args : "", len);
+}
+
+/* ------------------------------------------------------------ profile (CPU) --------------- */
+
+static enum MHD_Result http_profile_error(http_req_t *req, const char *what, int err) {
+  char msg[160], buf[96];
+  const char *why =
+      err == -EBUSY ? "cpu profiling already in use" : strerror_r(-err, buf, sizeof buf);
+  snprintf(msg, sizeof msg, "%s: %s", what, why);
+  return http_serve_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
+}
+
+static enum MHD_Result http_profile_serve(http_req_t *req) {
+  static const char start_failed[] = "Could not enable CPU profiling";
+  int sec, fd, rc;
+  bool whole;
+  const char *bad = http_seconds_default(http_query(req, "seconds"), 30, &sec);
+  if (bad != NULL)
+    return http_serve_error(req, MHD_HTTP_BAD_REQUEST, bad);
+  if (ext_core == NULL || ext_core->cpu_start == NULL || ext_core->cpu_stop == NULL)
+    return http_profile_error(req, start_failed, -ENOSYS);
+  fd = http_memfd();
+  if (fd < 0)
+    return http_profile_error(req, start_failed, fd);
+  rc = ext_core->cpu_start(fd);
+  if (rc < 0) {
+    close(fd);
+    return http_profile_error(req, start_failed, rc);
+  }
+  whole = http_sleep(req, sec);
+  rc = ext_core->cpu_stop();
+  /* -ENOENT: someone else stopped our profile, and that stop wrote it to our file. */
+  if (!whole || (rc < 0 && rc != -ENOENT)) {
+    close(fd);
+    return whole ? http_profile_error(req, "Could not write CPU profile", rc) : MHD_NO;
+  }
+  return http_reply_fd(req, fd, "profile");
+}
+
+/* ------------------------------------------------------------ the table ------------------- */
+
+const http_endpoint_t http_endpoints[] = {
+    {"cmdline", "The command line invocation of the current program", NULL, http_cmdline_serve, 0},
+    {"profile",
+     "CPU profile. You can specify the duration in the seconds GET parameter. After you get the "
+     "profile file, use the go tool pprof command to investigate the profile.",
+     NULL, http_profile_serve, 0},
+};
+
+const size_t http_nendpoints = sizeof http_endpoints / sizeof http_endpoints[0];
