@@ -2,7 +2,13 @@
  * cputimer.c — per-thread CPU timers for the CPU profiler (see cputimer.h).
  *
  * The registry is an array, mapped from the kernel, of (tid, perf fd or POSIX timer) for every
- * armed thread. Arming a thread twice (the start scan and the thread's own start hook can race)
+ * armed thread.
+ *
+ * A thread's first expiry comes after a random fraction of the period, as Go does: otherwise a
+ * thread that lives for less than one period (a pool of short tasks) would never be sampled,
+ * whatever the CPU it uses. A POSIX timer takes the first expiry and the period apart; a perf event
+ * has one period, so it starts with the random one and its first signal sets the real one (the
+ * handler knows a first signal by a per-thread generation number). Arming a thread twice (the start scan and the thread's own start hook can race)
  * is prevented by looking the tid up under the registry lock. The kind is chosen once per profile,
  * when the first thread is armed, and reported when it is not the best.
  */
@@ -29,8 +35,22 @@ static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static armed_t *reg;
 static size_t reg_len, reg_cap;
 static _Atomic int kind_now; /* cputimer_kind_t; read by the handler */
-static int64_t reg_period;
+static _Atomic int64_t reg_period;
 static _Atomic int reg_running;
+static _Atomic unsigned reg_generation; /* bumped by every cputimer_start */
+static uint64_t rand_state;             /* reg_lock's */
+static __thread unsigned tls_period_set; /* the generation whose real period this thread set */
+
+/* A random first expiry in [1, period]. Called with reg_lock held. */
+static int64_t first_expiry(void) {
+  if (rand_state == 0)
+    rand_state = (uint64_t)sys_now_mono() | 1;
+  rand_state ^= rand_state << 13;
+  rand_state ^= rand_state >> 7;
+  rand_state ^= rand_state << 17;
+  int64_t p = atomic_load(&reg_period);
+  return 1 + (int64_t)(rand_state % (uint64_t)p);
+}
 
 const char *cputimer_kind_name(cputimer_kind_t k) {
   switch (k) {
@@ -84,13 +104,13 @@ static int arm_one(pid_t tid, cputimer_kind_t k) {
   armed_t a = {.tid = tid, .fd = -1};
   int rc;
   if (k == CPUTIMER_PERF) {
-    rc = sys_perf_open_task_clock(tid, (uint64_t)reg_period);
+    rc = sys_perf_open_task_clock(tid, (uint64_t)first_expiry());
     if (rc < 0)
       return rc;
     a.fd = rc;
     rc = sys_perf_refresh(a.fd);
   } else if (k == CPUTIMER_TIMER) {
-    rc = sys_thread_timer_create(tid, reg_period, &a.timer);
+    rc = sys_thread_timer_create(tid, first_expiry(), atomic_load(&reg_period), &a.timer);
   } else {
     return 0; /* the process timer covers every thread */
   }
@@ -107,7 +127,7 @@ static int choose_kind(cputimer_kind_t want, pid_t self) {
                               "one process-wide timer, samples skewed between threads"};
   int first_err = 0;
   for (int k = (int)want; k <= CPUTIMER_ITIMER; k++) {
-    int rc = k == CPUTIMER_ITIMER ? sys_itimer_prof(reg_period) : arm_one(self, k);
+    int rc = k == CPUTIMER_ITIMER ? sys_itimer_prof(atomic_load(&reg_period)) : arm_one(self, k);
     if (rc == 0) {
       if (k != (int)want)
         report("%s unavailable (%s): CPU samples use %s (%s)", cputimer_kind_name(want),
@@ -122,7 +142,8 @@ static int choose_kind(cputimer_kind_t want, pid_t self) {
 
 int cputimer_start(int64_t period_ns, cputimer_kind_t want, pid_t skip_tid) {
   pthread_mutex_lock(&reg_lock);
-  reg_period = period_ns;
+  atomic_store(&reg_period, period_ns);
+  atomic_fetch_add(&reg_generation, 1);
   reg_len = 0;
   pid_t self = sys_gettid();
   int k = choose_kind(want == CPUTIMER_NONE ? CPUTIMER_PERF : want, self);
@@ -224,7 +245,13 @@ uint32_t cputimer_weight(const siginfo_t *si) {
 
 /* Async-signal-safe. */
 void cputimer_rearm(const siginfo_t *si) {
-  if ((si->si_code == POLL_HUP || si->si_code == POLL_IN) &&
-      atomic_load_explicit(&reg_running, memory_order_relaxed))
-    sys_perf_refresh(si->si_fd);
+  if ((si->si_code != POLL_HUP && si->si_code != POLL_IN) ||
+      !atomic_load_explicit(&reg_running, memory_order_relaxed))
+    return;
+  unsigned gen = atomic_load_explicit(&reg_generation, memory_order_relaxed);
+  if (tls_period_set != gen) {
+    sys_perf_set_period(si->si_fd, (uint64_t)atomic_load_explicit(&reg_period, memory_order_relaxed));
+    tls_period_set = gen;
+  }
+  sys_perf_refresh(si->si_fd);
 }

@@ -46,13 +46,13 @@ void sys_sleep_ns(int64_t ns) {
 
 /* ------------------------------------------------------------ CPU timers ------------------ */
 
-int sys_perf_open_task_clock(pid_t tid, uint64_t period_ns) {
+int sys_perf_open_task_clock(pid_t tid, uint64_t first_ns) {
   struct perf_event_attr attr;
   memset(&attr, 0, sizeof attr);
   attr.size = sizeof attr;
   attr.type = PERF_TYPE_SOFTWARE;
   attr.config = PERF_COUNT_SW_TASK_CLOCK;
-  attr.sample_period = period_ns;
+  attr.sample_period = first_ns;
   attr.disabled = 1;
   attr.wakeup_events = 1;
   /* Count kernel time too, as setitimer does; fall back to user time only where the kernel's
@@ -83,7 +83,15 @@ int sys_perf_refresh(int fd) {
   return rc;
 }
 
-int sys_thread_timer_create(pid_t tid, int64_t period_ns, timer_t *out) {
+int sys_perf_set_period(int fd, uint64_t period_ns) {
+  int e = errno;
+  long r = syscall(SYS_ioctl, fd, PERF_EVENT_IOC_PERIOD, &period_ns);
+  int rc = r < 0 ? -errno : 0;
+  errno = e;
+  return rc;
+}
+
+int sys_thread_timer_create(pid_t tid, int64_t first_ns, int64_t period_ns, timer_t *out) {
   struct sigevent sev;
   memset(&sev, 0, sizeof sev);
   sev.sigev_notify = SIGEV_THREAD_ID;
@@ -96,7 +104,7 @@ int sys_thread_timer_create(pid_t tid, int64_t period_ns, timer_t *out) {
     return -errno;
   struct itimerspec its = {
       .it_interval = {.tv_sec = period_ns / 1000000000, .tv_nsec = period_ns % 1000000000},
-      .it_value = {.tv_sec = period_ns / 1000000000, .tv_nsec = period_ns % 1000000000},
+      .it_value = {.tv_sec = first_ns / 1000000000, .tv_nsec = first_ns % 1000000000},
   };
   if (timer_settime(t, 0, &its, NULL) != 0) {
     int e = errno;

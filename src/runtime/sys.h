@@ -28,16 +28,19 @@ void sys_sleep_ns(int64_t ns);
 
 /* ------------------------------------------------------------ CPU timers ------------------ */
 
-/* Opens a task-clock perf event on thread tid that sends SIGPROF to that thread every period_ns of
+/* Opens a task-clock perf event on thread tid that sends SIGPROF to that thread after first_ns of
  * its CPU time, disabled until sys_perf_refresh(). Returns the fd or a negative errno. */
-int sys_perf_open_task_clock(pid_t tid, uint64_t period_ns);
+int sys_perf_open_task_clock(pid_t tid, uint64_t first_ns);
+
+/* Sets the event's period for the overflows after the next one. Async-signal-safe. */
+int sys_perf_set_period(int fd, uint64_t period_ns);
 
 /* Enables the event for one more overflow. Async-signal-safe. Returns 0 or -errno, errno kept. */
 int sys_perf_refresh(int fd);
 
-/* Creates a POSIX timer on tid's CPU-time clock that sends SIGPROF to tid every period_ns.
- * Returns 0 and the timer in *out, or a negative errno. */
-int sys_thread_timer_create(pid_t tid, int64_t period_ns, timer_t *out);
+/* Creates a POSIX timer on tid's CPU-time clock that sends SIGPROF to tid after first_ns and then
+ * every period_ns. Returns 0 and the timer in *out, or a negative errno. */
+int sys_thread_timer_create(pid_t tid, int64_t first_ns, int64_t period_ns, timer_t *out);
 int sys_thread_timer_delete(timer_t t);
 
 /* The process-wide ITIMER_PROF; period_ns 0 disarms. */
