@@ -96,6 +96,7 @@ static void refresh_unwind(const ext_api_t *ext) {
 
 static void *drain_main(void *arg) {
   const ext_api_t *ext = arg;
+  pthread_setname_np(pthread_self(), "cprof-drain");
   atomic_store(&cpu.drain_tid, sys_gettid());
   int64_t next_reap = sys_now_mono() + REAP_NS;
   while (!atomic_load(&cpu.drain_stop)) {
