@@ -102,6 +102,11 @@ static void *drain_main(void *arg) {
   while (!atomic_load(&cpu.drain_stop)) {
     sys_sleep_ns(DRAIN_NS);
     drain_ring();
+    if (sigprof_host_took() && cputimer_kind() != CPUTIMER_NONE) {
+      cputimer_abandon();
+      report("the program installed its own SIGPROF handler: CPU profiling stops here (the "
+             "profile keeps the samples taken so far)");
+    }
     if (sys_now_mono() >= next_reap) {
       cputimer_reap();
       refresh_unwind(ext);

@@ -121,17 +121,20 @@ static int arm_one(pid_t tid, cputimer_kind_t k) {
   return rc;
 }
 
-/* Picks the kind on the calling thread, trying the best first. Called with reg_lock held. */
+/* Picks the kind on the calling thread, trying the best first, and says so when the kind used
+ * has a limit the user should know of. Called with reg_lock held. */
 static int choose_kind(cputimer_kind_t want, pid_t self) {
-  static const char *why[] = {"", "", "per-thread timers at most one sample per kernel tick",
-                              "one process-wide timer, samples skewed between threads"};
+  static const char *limit[] = {"", "", "at most one sample per kernel tick; overruns are weighted in",
+                                "one process-wide timer: samples are skewed between threads"};
   int first_err = 0;
   for (int k = (int)want; k <= CPUTIMER_ITIMER; k++) {
     int rc = k == CPUTIMER_ITIMER ? sys_itimer_prof(atomic_load(&reg_period)) : arm_one(self, k);
     if (rc == 0) {
       if (k != (int)want)
         report("%s unavailable (%s): CPU samples use %s (%s)", cputimer_kind_name(want),
-               strerror(-first_err), cputimer_kind_name(k), why[k]);
+               strerror(-first_err), cputimer_kind_name(k), limit[k]);
+      else if (k != CPUTIMER_PERF)
+        report("CPU samples use %s, as asked (%s)", cputimer_kind_name(k), limit[k]);
       return k;
     }
     if (first_err == 0)
@@ -171,6 +174,17 @@ void cputimer_stop(void) {
   for (size_t i = 0; i < reg_len; i++)
     disarm(&reg[i], k);
   reg_len = 0;
+  pthread_mutex_unlock(&reg_lock);
+}
+
+void cputimer_abandon(void) {
+  pthread_mutex_lock(&reg_lock);
+  atomic_store(&reg_running, 0);
+  cputimer_kind_t k = cputimer_kind();
+  for (size_t i = 0; i < reg_len; i++)
+    disarm(&reg[i], k);
+  reg_len = 0;
+  atomic_store(&kind_now, CPUTIMER_NONE);
   pthread_mutex_unlock(&reg_lock);
 }
 

@@ -38,6 +38,10 @@ int cputimer_start(int64_t period_ns, cputimer_kind_t want, pid_t skip_tid);
 /* Disarms every thread and forgets them. */
 void cputimer_stop(void);
 
+/* Disarms the per-thread timers but leaves ITIMER_PROF alone: the program has taken SIGPROF and
+ * may have set that timer for itself. cputimer_stop() then has nothing left to do. */
+void cputimer_abandon(void);
+
 /* Hooks for thread start and exit (threads.h): arm or disarm the calling thread. */
 void cputimer_thread_start(void);
 void cputimer_thread_exit(void);

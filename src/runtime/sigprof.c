@@ -3,12 +3,18 @@
  * reaches is async-signal-safe.
  *
  * Ownership: SIGPROF is ours only if its disposition was SIG_DFL or SIG_IGN when we first looked.
+ * A program may also take it later: sigaction() and signal() are interposed, and when the program
+ * sets SIGPROF's disposition to anything but our handler, we let go at once (flags only, since
+ * sigaction may be called from a signal handler): the handler is the program's from then on, and
+ * the CPU profiler's drain thread disarms our timers (sigprof_host_took).
+ *
  * A count of handlers in flight lets the profiler wait, after disabling and disarming, until no
  * handler can still touch the ring or an old unwind table.
  */
 #define _GNU_SOURCE
 #include "runtime/sigprof.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -24,6 +30,21 @@ static _Atomic(ring_t *) sp_ring;
 static _Atomic(unwind_set_t *) sp_unwind;
 static _Atomic int sp_inflight;
 static _Atomic int sp_installed;
+static _Atomic int sp_host_took;
+
+typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
+typedef sighandler_t (*signal_fn)(int, sighandler_t);
+static _Atomic(sigaction_fn) real_sigaction_p;
+static _Atomic(signal_fn) real_signal_p;
+
+static sigaction_fn real_sigaction(void) {
+  sigaction_fn f = atomic_load(&real_sigaction_p);
+  if (f == NULL) {
+    f = (sigaction_fn)dlsym(RTLD_NEXT, "sigaction");
+    atomic_store(&real_sigaction_p, f);
+  }
+  return f;
+}
 
 /* The interrupted stack pointer. Async-signal-safe. */
 static uintptr_t context_sp(const ucontext_t *uc) {
@@ -67,8 +88,11 @@ static void sigprof_handler(int sig, siginfo_t *si, void *ucv) {
 int sigprof_install(void) {
   if (atomic_load(&sp_installed))
     return 0;
+  sigaction_fn real = real_sigaction();
+  if (real == NULL)
+    return -ENOSYS;
   struct sigaction old;
-  if (sigaction(SIGPROF, NULL, &old) != 0)
+  if (real(SIGPROF, NULL, &old) != 0)
     return -errno;
   int foreign = (old.sa_flags & SA_SIGINFO) ? old.sa_sigaction != sigprof_handler
                                             : (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN);
@@ -82,10 +106,50 @@ int sigprof_install(void) {
   sa.sa_sigaction = sigprof_handler;
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
   sigemptyset(&sa.sa_mask);
-  if (sigaction(SIGPROF, &sa, NULL) != 0)
+  if (real(SIGPROF, &sa, NULL) != 0)
     return -errno;
+  atomic_store(&sp_host_took, 0);
   atomic_store(&sp_installed, 1);
   return 0;
+}
+
+int sigprof_host_took(void) { return atomic_load(&sp_host_took); }
+
+/* The program sets SIGPROF's disposition: unless it is putting our own handler back, the signal
+ * is the program's from now on. Async-signal-safe (atomic stores only). */
+static void host_sets_sigprof(void (*handler)(int, siginfo_t *, void *)) {
+  if (handler == sigprof_handler || !atomic_load(&sp_installed))
+    return;
+  atomic_store(&sp_ring, NULL);
+  atomic_store(&sp_installed, 0);
+  atomic_store(&sp_host_took, 1);
+}
+
+__attribute__((visibility("default"))) int sigaction(int sig, const struct sigaction *act,
+                                                     struct sigaction *old) {
+  sigaction_fn real = real_sigaction();
+  if (real == NULL) {
+    errno = ENOSYS;
+    return -1;
+  }
+  if (sig == SIGPROF && act != NULL)
+    host_sets_sigprof((act->sa_flags & SA_SIGINFO) ? act->sa_sigaction : NULL);
+  return real(sig, act, old);
+}
+
+__attribute__((visibility("default"))) sighandler_t signal(int sig, sighandler_t handler) {
+  signal_fn real = atomic_load(&real_signal_p);
+  if (real == NULL) {
+    real = (signal_fn)dlsym(RTLD_NEXT, "signal");
+    atomic_store(&real_signal_p, real);
+  }
+  if (real == NULL) {
+    errno = ENOSYS;
+    return SIG_ERR;
+  }
+  if (sig == SIGPROF)
+    host_sets_sigprof(NULL);
+  return real(sig, handler);
 }
 
 void sigprof_enable(ring_t *ring) { atomic_store_explicit(&sp_ring, ring, memory_order_release); }

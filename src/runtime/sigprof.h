@@ -21,6 +21,9 @@
  */
 int sigprof_install(void);
 
+/* Whether the program has taken SIGPROF since we installed our handler (see sigprof.c). */
+int sigprof_host_took(void);
+
 /* Starts and stops taking samples into ring. */
 void sigprof_enable(ring_t *ring);
 void sigprof_disable(void);
