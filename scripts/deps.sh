@@ -18,6 +18,9 @@ curl             fetching profiles over HTTP in tests and the demo
 python3          integration test scripts
 libgoogle-perftools-dev gperftools' CPU profiler, a peer in bench/
 hyperfine        start-up time benchmark
+gcc-aarch64-linux-gnu the aarch64 build check in make test
+libc6-dev-arm64-cross the aarch64 build check in make test
+file             the aarch64 build check in make test
 "
 missing=""
 for p in $(printf '%s\n' "$pkgs" | awk 'NF {print $1}'); do

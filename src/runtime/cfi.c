@@ -441,7 +441,7 @@ static Elf_Scn *cfi_section(Elf *elf, const char *name, GElf_Shdr *sh) {
 }
 
 /* Builds the rows of one ELF: .eh_frame through dwarf_getcfi_elf, else .debug_frame. */
-static void cfi_elf_rows(Elf *elf, cfi_rows_t *rows) {
+static __attribute__((unused)) void cfi_elf_rows(Elf *elf, cfi_rows_t *rows) {
   GElf_Shdr sh;
   bool eh = true;
   Dwarf *dw = NULL;

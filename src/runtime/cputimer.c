@@ -121,20 +121,26 @@ static int arm_one(pid_t tid, cputimer_kind_t k) {
   return rc;
 }
 
+static const char *kind_limit(int k) {
+  if (k == CPUTIMER_TIMER)
+    return "at most one sample per kernel tick; overruns are weighted in";
+  if (k == CPUTIMER_ITIMER)
+    return "one process-wide timer: samples are skewed between threads";
+  return "exact";
+}
+
 /* Picks the kind on the calling thread, trying the best first, and says so when the kind used
  * has a limit the user should know of. Called with reg_lock held. */
 static int choose_kind(cputimer_kind_t want, pid_t self) {
-  static const char *limit[] = {"", "", "at most one sample per kernel tick; overruns are weighted in",
-                                "one process-wide timer: samples are skewed between threads"};
   int first_err = 0;
   for (int k = (int)want; k <= CPUTIMER_ITIMER; k++) {
     int rc = k == CPUTIMER_ITIMER ? sys_itimer_prof(atomic_load(&reg_period)) : arm_one(self, k);
     if (rc == 0) {
       if (k != (int)want)
         report("%s unavailable (%s): CPU samples use %s (%s)", cputimer_kind_name(want),
-               strerror(-first_err), cputimer_kind_name(k), limit[k]);
+               strerror(-first_err), cputimer_kind_name(k), kind_limit(k));
       else if (k != CPUTIMER_PERF)
-        report("CPU samples use %s, as asked (%s)", cputimer_kind_name(k), limit[k]);
+        report("CPU samples use %s, as asked (%s)", cputimer_kind_name(k), kind_limit(k));
       return k;
     }
     if (first_err == 0)
