@@ -568,6 +568,8 @@ unwind_set_t *cfi_build(const unwind_set_t *old) {
   int err = list.err;
   for (size_t i = 0; i < list.n && err == 0; i++) {
     cfi_module_t *m = &list.v[i];
+    if (ext_core != NULL && ext_core->ext_module(m->base))
+      continue; /* the extension's own libraries: no tables, nothing of the program runs there */
     cfi_module_key(m);
     if (!cfi_module_reuse(m, old))
       cfi_module_read(m);

@@ -38,7 +38,7 @@
 
 static pthread_mutex_t cpu_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int cpu_hz = 100;
-static cputimer_kind_t cpu_want = CPUTIMER_PERF;
+static cputimer_kind_t cpu_want = CPUTIMER_NONE; /* NONE: chosen by the rate */
 
 /* The running profile; fields are the drain thread's while it runs, cpu_lock's otherwise. */
 static struct {

@@ -129,9 +129,9 @@ static const char *kind_limit(int k) {
   return "exact";
 }
 
-/* Picks the kind on the calling thread, trying the best first, and says so when the kind used
- * has a limit the user should know of. Called with reg_lock held. */
-static int choose_kind(cputimer_kind_t want, pid_t self) {
+/* Picks the kind on the calling thread, starting from want, and says so when it had to fall back
+ * or when the kind the user forced has a limit. Called with reg_lock held. */
+static int choose_kind(cputimer_kind_t want, int forced, pid_t self) {
   int first_err = 0;
   for (int k = (int)want; k <= CPUTIMER_ITIMER; k++) {
     int rc = k == CPUTIMER_ITIMER ? sys_itimer_prof(atomic_load(&reg_period)) : arm_one(self, k);
@@ -139,7 +139,7 @@ static int choose_kind(cputimer_kind_t want, pid_t self) {
       if (k != (int)want)
         report("%s unavailable (%s): CPU samples use %s (%s)", cputimer_kind_name(want),
                strerror(-first_err), cputimer_kind_name(k), kind_limit(k));
-      else if (k != CPUTIMER_PERF)
+      else if (forced && k != CPUTIMER_PERF)
         report("CPU samples use %s, as asked (%s)", cputimer_kind_name(k), kind_limit(k));
       return k;
     }
@@ -155,7 +155,10 @@ int cputimer_start(int64_t period_ns, cputimer_kind_t want, pid_t skip_tid) {
   atomic_fetch_add(&reg_generation, 1);
   reg_len = 0;
   pid_t self = sys_gettid();
-  int k = choose_kind(want == CPUTIMER_NONE ? CPUTIMER_PERF : want, self);
+  int forced = want != CPUTIMER_NONE;
+  if (!forced)
+    want = period_ns < 1000000000LL / CPUTIMER_TICK_HZ ? CPUTIMER_PERF : CPUTIMER_TIMER;
+  int k = choose_kind(want, forced, self);
   if (k < 0) {
     pthread_mutex_unlock(&reg_lock);
     return k;

@@ -9,6 +9,12 @@
  *               the handler adds to the sample's weight.
  *   itimer      one process-wide ITIMER_PROF (setitimer): the last resort, which skews samples
  *               towards some threads and coalesces signals.
+ * Which kind: a POSIX timer costs next to nothing (it rides the scheduler tick), while each
+ * perf_event sample is a timer interrupt of its own (measured here, in a VM: ~50 us per sample,
+ * against ~1 us for a POSIX timer's). Up to CPUTIMER_TICK_HZ, a rate every common kernel tick
+ * (CONFIG_HZ 250 or more) delivers, POSIX timers are exact and are the default; above it only
+ * perf_event gives the rate asked for, so it is the default there. CPROF_TIMER overrides.
+ *
  * The registry of armed threads is guarded by a mutex; nothing here runs in the signal handler
  * except cputimer_rearm().
  */
@@ -19,8 +25,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#define CPUTIMER_TICK_HZ 250
+
 typedef enum cputimer_kind {
-  CPUTIMER_NONE = 0,
+  CPUTIMER_NONE = 0, /* as a wish: choose by the rate */
   CPUTIMER_PERF,
   CPUTIMER_TIMER,
   CPUTIMER_ITIMER,
@@ -29,9 +37,9 @@ typedef enum cputimer_kind {
 const char *cputimer_kind_name(cputimer_kind_t k);
 
 /*
- * Arms every thread of the process except skip_tid (the profiler's own), with the best kind that
- * works here, no better than want (CPUTIMER_PERF to try all). Returns the kind used, or a negative
- * errno when none works.
+ * Arms every thread of the process except skip_tid (the profiler's own), with want or the next
+ * kind that works here (CPUTIMER_NONE: the default for the rate, see above). Returns the kind
+ * used, or a negative errno when none works.
  */
 int cputimer_start(int64_t period_ns, cputimer_kind_t want, pid_t skip_tid);
 

@@ -65,6 +65,9 @@ typedef struct core_api {
   const char *(*cmdline)(size_t *len);
   /* Hands a freshly built table set to the signal handler (see unwind.h). */
   void (*unwind_publish)(unwind_set_t *set);
+  /* Whether the module loaded at base came in with the extension (libdw, zlib, ...): code only
+   * the profiler's own threads run, which needs no unwind tables. */
+  bool (*ext_module)(uintptr_t base);
 } core_api_t;
 
 /* What the extension offers the core. */

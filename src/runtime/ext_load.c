@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <link.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -45,6 +46,41 @@ static const char *core_cmdline(size_t *len) {
 
 static void core_unwind_publish(unwind_set_t *set) { sigprof_publish_unwind(set); }
 
+/* The load addresses of the modules that dlopen of the extension brought in: itself and its
+ * libraries, unless the program had them already. Written once, before ext_loaded is set. */
+#define EXT_MODULES_MAX 128
+typedef struct module_bases {
+  uintptr_t base[EXT_MODULES_MAX];
+  size_t n;
+} module_bases_t;
+static module_bases_t ext_modules;
+
+#if defined(CPROF_EXT_DLOPEN)
+static int collect_base(struct dl_phdr_info *info, size_t size, void *data) {
+  (void)size;
+  module_bases_t *b = data;
+  if (b->n < EXT_MODULES_MAX)
+    b->base[b->n++] = info->dlpi_addr;
+  return 0;
+}
+
+static bool in_bases(const module_bases_t *b, uintptr_t base) {
+  for (size_t i = 0; i < b->n; i++)
+    if (b->base[i] == base)
+      return true;
+  return false;
+}
+
+#endif
+
+/* In libcprof.a the extension's libraries are linked into the program: ext_modules stays empty. */
+static bool core_ext_module(uintptr_t base) {
+  for (size_t i = 0; i < ext_modules.n; i++)
+    if (ext_modules.base[i] == base)
+      return true;
+  return false;
+}
+
 static const core_api_t core_table = {
     .size = sizeof(core_api_t),
     .cpu_start = cpu_start,
@@ -53,6 +89,7 @@ static const core_api_t core_table = {
     .report = report,
     .cmdline = core_cmdline,
     .unwind_publish = core_unwind_publish,
+    .ext_module = core_ext_module,
 };
 
 static const ext_api_t *ext_loaded;
@@ -73,9 +110,17 @@ static void *open_beside_self(void) {
 }
 
 static void ext_load(void) {
+  static module_bases_t before, after;
+  dl_iterate_phdr(collect_base, &before);
   void *h = open_beside_self();
   if (h == NULL)
     h = dlopen("libcprof-ext.so.0", RTLD_NOW | RTLD_LOCAL);
+  if (h != NULL) {
+    dl_iterate_phdr(collect_base, &after);
+    for (size_t i = 0; i < after.n; i++)
+      if (!in_bases(&before, after.base[i]) && ext_modules.n < EXT_MODULES_MAX)
+        ext_modules.base[ext_modules.n++] = after.base[i];
+  }
   if (h == NULL) {
     const char *e = dlerror();
     report("cannot load libcprof-ext.so.0 (symbolization, encoding, HTTP): %s", e ? e : "not found");
