@@ -51,12 +51,12 @@ CPROF_API int cprof_set_cpu_profile_rate(int hz);
 CPROF_API int cprof_cpu_profile_rate(void);
 
 /*
- * How CPU samples are triggered in this process: "timer_create" (per-thread POSIX CPU-time timers,
- * the default up to 250 Hz: nearly free, one sample per kernel tick at most, with overruns
- * weighted in above that), "perf_event" (a per-thread task-clock event, the default above 250 Hz:
- * exact at any rate, but each sample is a timer interrupt of its own), "setitimer" (one
- * process-wide timer; the last resort), or "none" before the first profile and after the program
- * took SIGPROF for itself. CPROF_TIMER=perf|timer|setitimer forces a kind.
+ * How CPU samples are triggered in this process: "perf_event" (a per-thread task-clock event, the
+ * default: exact at any rate, but each sample is a timer interrupt of its own), "timer_create"
+ * (per-thread POSIX CPU-time timers: nearly free, but they fire only on kernel ticks, so at most
+ * one sample per tick, with the periods missed weighted in), "setitimer" (one process-wide timer;
+ * the last resort), or "none" before the first profile and after the program took SIGPROF for
+ * itself. CPROF_TIMER=perf|timer|setitimer forces a kind.
  */
 CPROF_API const char *cprof_cpu_timer_kind(void);
 

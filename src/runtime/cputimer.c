@@ -157,7 +157,7 @@ int cputimer_start(int64_t period_ns, cputimer_kind_t want, pid_t skip_tid) {
   pid_t self = sys_gettid();
   int forced = want != CPUTIMER_NONE;
   if (!forced)
-    want = period_ns < 1000000000LL / CPUTIMER_TICK_HZ ? CPUTIMER_PERF : CPUTIMER_TIMER;
+    want = CPUTIMER_PERF;
   int k = choose_kind(want, forced, self);
   if (k < 0) {
     pthread_mutex_unlock(&reg_lock);

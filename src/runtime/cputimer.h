@@ -9,11 +9,12 @@
  *               the handler adds to the sample's weight.
  *   itimer      one process-wide ITIMER_PROF (setitimer): the last resort, which skews samples
  *               towards some threads and coalesces signals.
- * Which kind: a POSIX timer costs next to nothing (it rides the scheduler tick), while each
- * perf_event sample is a timer interrupt of its own (measured here, in a VM: ~50 us per sample,
- * against ~1 us for a POSIX timer's). Up to CPUTIMER_TICK_HZ, a rate every common kernel tick
- * (CONFIG_HZ 250 or more) delivers, POSIX timers are exact and are the default; above it only
- * perf_event gives the rate asked for, so it is the default there. CPROF_TIMER overrides.
+ * perf_event is the default at every rate, for accuracy: a POSIX CPU timer fires only on a kernel
+ * tick, so its samples land on tick instants, and a program whose work repeats with a period
+ * commensurate with the tick (the known-shares test's 10 ms rounds against a 4 ms tick) is seen
+ * with a bias of several points; perf's task clock samples at exact CPU-time instants. The price:
+ * each perf sample is a timer interrupt of its own, which costs ~50 us in the VMs we measure on
+ * (bench/README.md) against ~1 us for a POSIX timer's. CPROF_TIMER=timer chooses the cheap one.
  *
  * The registry of armed threads is guarded by a mutex; nothing here runs in the signal handler
  * except cputimer_rearm().
@@ -25,10 +26,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define CPUTIMER_TICK_HZ 250
-
 typedef enum cputimer_kind {
-  CPUTIMER_NONE = 0, /* as a wish: choose by the rate */
+  CPUTIMER_NONE = 0, /* as a wish: the default */
   CPUTIMER_PERF,
   CPUTIMER_TIMER,
   CPUTIMER_ITIMER,
@@ -38,8 +37,8 @@ const char *cputimer_kind_name(cputimer_kind_t k);
 
 /*
  * Arms every thread of the process except skip_tid (the profiler's own), with want or the next
- * kind that works here (CPUTIMER_NONE: the default for the rate, see above). Returns the kind
- * used, or a negative errno when none works.
+ * kind that works here (CPUTIMER_NONE: perf_event, see above). Returns the kind used, or a
+ * negative errno when none works.
  */
 int cputimer_start(int64_t period_ns, cputimer_kind_t want, pid_t skip_tid);
 
