@@ -1,61 +1,58 @@
 /*
  * cpu.c — the CPU profile: start, drain, stop and write (the public calls of cprof.h).
  *
- * Starting: load the extension, take SIGPROF (unless the host has it), build the unwind tables,
- * start the drain thread, then arm a timer on every thread (cputimer.c). Samples flow from the
- * SIGPROF handler through the lock-free ring (ring.c) to the drain thread, which wakes every
- * DRAIN_NS and counts them into the stack table (stacktab.c); every REAP_NS it also forgets threads
- * that exited unseen and rebuilds the unwind tables when libraries were loaded (dlopen).
+ * Starting: load the extension, take SIGPROF (unless the host has it), make sure the unwind tables
+ * exist (tables.c), register the drain jobs with the background thread (bg.c), then arm a timer on
+ * every thread but that one (cputimer.c). Samples flow from the SIGPROF handler through the
+ * lock-free ring (ring.c) to the drain job, which runs every DRAIN_NS and counts them into the
+ * stack table (stacktab.c); every REAP_NS another job forgets threads that exited unseen.
  *
- * Stopping: disable the handler, disarm every timer, wait until no handler runs, join the drain
- * thread, drain what is left, and hand the stacks to the extension, which symbolizes and writes
- * them. Start and stop are serialized by cpu_lock; the handler never takes it.
+ * Stopping: disable the handler, disarm every timer, wait until no handler runs, remove the jobs
+ * (after which neither runs), drain what is left, and hand the stacks to the extension, which
+ * symbolizes and writes them. Start and stop are serialized by cpu_lock; the handler never takes
+ * it, and the jobs never take it either (they touch only the ring and the table, which start and
+ * stop touch only while the jobs are not registered).
  */
 #define _GNU_SOURCE
 #include "runtime/cpu.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 
 #include "cprof.h"
+#include "runtime/bg.h"
 #include "runtime/ext.h"
 #include "runtime/report.h"
 #include "runtime/ring.h"
 #include "runtime/sigprof.h"
 #include "runtime/stacktab.h"
 #include "runtime/sys.h"
+#include "runtime/tables.h"
 #include "runtime/threads.h"
 
-#define DRAIN_NS 20000000LL  /* 20 ms */
-#define REAP_NS 500000000LL  /* 0.5 s */
+#define DRAIN_NS 20000000LL /* 20 ms */
+#define REAP_NS 500000000LL /* 0.5 s */
 #define RING_SLOTS 2048
-#define MAX_RETIRED 64
 #define CPU_FD_START (-2) /* stop: write to the fd given at start */
 
 static pthread_mutex_t cpu_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int cpu_hz = 100;
-static cputimer_kind_t cpu_want = CPUTIMER_NONE; /* NONE: chosen by the rate */
+static cputimer_kind_t cpu_want = CPUTIMER_NONE; /* NONE: the default kind */
 
-/* The running profile; fields are the drain thread's while it runs, cpu_lock's otherwise. */
+/* The running profile: cpu_lock's, except the ring and the table, which are the drain job's
+ * while it is registered. */
 static struct {
   int running;
   int fd;
   int64_t start_real, start_mono, period;
   ring_t ring;
   stacktab_t tab;
-  pthread_t drain;
-  _Atomic int drain_stop;
-  _Atomic pid_t drain_tid;
-  unsigned long long loads_seen; /* dl_iterate_phdr's dlpi_adds when the tables were built */
-  unwind_set_t *retired[MAX_RETIRED];
-  int nretired;
 } cpu;
 
-/* ------------------------------------------------------------ draining -------------------- */
+/* ------------------------------------------------------------ the jobs -------------------- */
 
 static void drain_ring(void) {
   ring_slot_t *s;
@@ -68,53 +65,16 @@ static void drain_ring(void) {
   }
 }
 
-static int read_adds(struct dl_phdr_info *info, size_t size, void *data) {
-  (void)size;
-  *(unsigned long long *)data = info->dlpi_adds;
-  return 1;
-}
-
-static unsigned long long loads_now(void) {
-  unsigned long long adds = 0;
-  dl_iterate_phdr(read_adds, &adds);
-  return adds;
-}
-
-/* Rebuilds the unwind tables after a dlopen; the old set is retired until the profile stops. */
-static void refresh_unwind(const ext_api_t *ext) {
-  unsigned long long adds = loads_now();
-  if (adds == cpu.loads_seen || cpu.nretired == MAX_RETIRED)
-    return;
-  cpu.loads_seen = adds;
-  unwind_set_t *set = ext->unwind_build(sigprof_unwind());
-  if (set == NULL)
-    return;
-  unwind_set_t *old = sigprof_publish_unwind(set);
-  if (old)
-    cpu.retired[cpu.nretired++] = old;
-}
-
-static void *drain_main(void *arg) {
-  const ext_api_t *ext = arg;
-  pthread_setname_np(pthread_self(), "cprof-drain");
-  atomic_store(&cpu.drain_tid, sys_gettid());
-  int64_t next_reap = sys_now_mono() + REAP_NS;
-  while (!atomic_load(&cpu.drain_stop)) {
-    sys_sleep_ns(DRAIN_NS);
-    drain_ring();
-    if (sigprof_host_took() && cputimer_kind() != CPUTIMER_NONE) {
-      cputimer_abandon();
-      report("the program installed its own SIGPROF handler: CPU profiling stops here (the "
-             "profile keeps the samples taken so far)");
-    }
-    if (sys_now_mono() >= next_reap) {
-      cputimer_reap();
-      refresh_unwind(ext);
-      next_reap = sys_now_mono() + REAP_NS;
-    }
+static void drain_job(void) {
+  drain_ring();
+  if (sigprof_host_took() && cputimer_kind() != CPUTIMER_NONE) {
+    cputimer_abandon();
+    report("the program installed its own SIGPROF handler: CPU profiling stops here (the "
+           "profile keeps the samples taken so far)");
   }
-  return NULL;
 }
+
+static void reap_job(void) { cputimer_reap(); }
 
 /* ------------------------------------------------------------ writing --------------------- */
 
@@ -154,29 +114,6 @@ static int write_profile(const ext_api_t *ext, int fd, int64_t duration) {
 
 /* ------------------------------------------------------------ start and stop -------------- */
 
-/* Frees the sets retired while the profile ran. The current set stays published between
- * profiles, so the next start rebuilds only the modules loaded since (a fraction of a millisecond
- * instead of tens). Only while no handler can run. */
-static void free_retired(const ext_api_t *ext) {
-  for (int i = 0; i < cpu.nretired; i++)
-    ext->unwind_free(cpu.retired[i]);
-  cpu.nretired = 0;
-}
-
-/* Builds tables for the modules loaded now, reusing those of the current set. Only while no
- * handler can run: the old set is freed at once. */
-static void build_tables(const ext_api_t *ext) {
-  const unwind_set_t *old = sigprof_unwind();
-  unwind_set_t *set = ext->unwind_build(old);
-  if (set == NULL) {
-    report("could not build unwind tables: stacks will follow frame pointers only");
-    return;
-  }
-  unwind_set_t *prev = sigprof_publish_unwind(set);
-  if (prev)
-    ext->unwind_free(prev);
-}
-
 static void register_atfork(void) { pthread_atfork(NULL, NULL, cpu_after_fork_child); }
 
 static int start_locked(int fd) {
@@ -197,28 +134,24 @@ static int start_locked(int fd) {
     return rc;
   ring_reset(&cpu.ring);
   stacktab_reset(&cpu.tab);
-  cpu.loads_seen = loads_now();
-  build_tables(ext);
+  tables_ensure(ext); /* on failure stacks follow frame pointers: still a profile */
   cpu.fd = fd;
   cpu.period = 1000000000LL / atomic_load(&cpu_hz);
+  if ((rc = bg_add(drain_job, DRAIN_NS)) != 0 || (rc = bg_add(reap_job, REAP_NS)) != 0) {
+    bg_remove(drain_job);
+    return rc;
+  }
   cpu.start_real = sys_now_real();
   cpu.start_mono = sys_now_mono();
-  atomic_store(&cpu.drain_stop, 0);
-  atomic_store(&cpu.drain_tid, 0);
-  if ((rc = threads_create_internal(&cpu.drain, drain_main, (void *)ext)) != 0)
-    return rc;
-  while (atomic_load(&cpu.drain_tid) == 0)
-    sys_sleep_ns(50000);
   sigprof_enable(&cpu.ring);
   threads_set_hooks(cputimer_thread_start, cputimer_thread_exit);
-  rc = cputimer_start(cpu.period, cpu_want, atomic_load(&cpu.drain_tid));
+  rc = cputimer_start(cpu.period, cpu_want, bg_tid());
   if (rc < 0) {
     report("no CPU timer could be armed: %s", strerror(-rc));
     sigprof_disable();
-    atomic_store(&cpu.drain_stop, 1);
-    pthread_join(cpu.drain, NULL);
     sigprof_quiesce();
-    free_retired(ext);
+    bg_remove(drain_job);
+    bg_remove(reap_job);
     return -ENOSYS;
   }
   cpu.running = 1;
@@ -234,15 +167,14 @@ static int stop_locked(int fd) {
   sigprof_disable();
   cputimer_stop();
   sigprof_quiesce();
-  atomic_store(&cpu.drain_stop, 1);
-  pthread_join(cpu.drain, NULL);
+  bg_remove(drain_job);
+  bg_remove(reap_job);
   drain_ring();
   int64_t duration = sys_now_mono() - cpu.start_mono;
   cpu.running = 0;
   int rc = fd < 0 ? 0 : write_profile(ext, fd, duration);
   if (rc != 0)
     report("writing the CPU profile: %s", strerror(-rc));
-  free_retired(ext);
   stacktab_reset(&cpu.tab);
   return rc;
 }
@@ -278,7 +210,7 @@ void cpu_after_fork_child(void) {
     return;
   sigprof_disable();
   cputimer_after_fork_child();
-  cpu.running = 0; /* the drain thread does not exist in the child */
+  cpu.running = 0;
 }
 
 /* ------------------------------------------------------------ the public API -------------- */

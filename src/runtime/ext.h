@@ -63,8 +63,6 @@ typedef struct core_api {
   void (*report)(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
   /* The process's argv as read at start-up (for /debug/pprof/cmdline): NUL-separated. */
   const char *(*cmdline)(size_t *len);
-  /* Hands a freshly built table set to the signal handler (see unwind.h). */
-  void (*unwind_publish)(unwind_set_t *set);
   /* Whether the module loaded at base came in with the extension (libdw, zlib, ...): code only
    * the profiler's own threads run, which needs no unwind tables. */
   bool (*ext_module)(uintptr_t base);

@@ -20,7 +20,6 @@
 #include "runtime/cpu.h"
 #include "runtime/ext.h"
 #include "runtime/report.h"
-#include "runtime/sigprof.h"
 
 static char cmdline_buf[8192];
 
@@ -44,7 +43,6 @@ static const char *core_cmdline(size_t *len) {
   return cmdline_buf;
 }
 
-static void core_unwind_publish(unwind_set_t *set) { sigprof_publish_unwind(set); }
 
 /* The load addresses of the modules that dlopen of the extension brought in: itself and its
  * libraries, unless the program had them already. Written once, before ext_loaded is set. */
@@ -88,7 +86,6 @@ static const core_api_t core_table = {
     .cpu_running = cpu_running,
     .report = report,
     .cmdline = core_cmdline,
-    .unwind_publish = core_unwind_publish,
     .ext_module = core_ext_module,
 };
 

@@ -24,10 +24,10 @@
 #include "runtime/cputimer.h"
 #include "runtime/report.h"
 #include "runtime/sys.h"
+#include "runtime/tables.h"
 #include "runtime/threads.h"
 
 static _Atomic(ring_t *) sp_ring;
-static _Atomic(unwind_set_t *) sp_unwind;
 static _Atomic int sp_inflight;
 static _Atomic int sp_installed;
 static _Atomic int sp_host_took;
@@ -73,8 +73,9 @@ static void sigprof_handler(int sig, siginfo_t *si, void *ucv) {
     if (slot) {
       unwind_stack_bounds_t bounds;
       threads_stack_bounds(context_sp(ucv), &bounds);
-      const unwind_set_t *set = atomic_load_explicit(&sp_unwind, memory_order_acquire);
+      const unwind_set_t *set = tables_enter();
       int depth = unwind_from_context(ucv, set, &bounds, slot->pcs, RING_MAX_DEPTH);
+      tables_exit();
       slot->depth = depth > 0 ? (uint32_t)depth : 0;
       slot->weight = weight;
       ring_commit(ring, slot, pos);
@@ -159,12 +160,4 @@ void sigprof_disable(void) { atomic_store(&sp_ring, NULL); }
 void sigprof_quiesce(void) {
   while (atomic_load(&sp_inflight) != 0)
     sys_sleep_ns(100000);
-}
-
-unwind_set_t *sigprof_publish_unwind(unwind_set_t *set) {
-  return atomic_exchange_explicit(&sp_unwind, set, memory_order_acq_rel);
-}
-
-const unwind_set_t *sigprof_unwind(void) {
-  return atomic_load_explicit(&sp_unwind, memory_order_acquire);
 }

@@ -5,7 +5,7 @@
  * arbitrary instructions. It takes nothing but async-signal-safe steps: it reads the interrupted
  * registers, walks the stack with the published unwind tables, writes the pcs into a reserved ring
  * slot and re-arms the thread's timer. It never allocates, locks or changes errno. What it reads
- * (the ring, the unwind tables) changes only while it is disabled, or by atomic pointer swaps.
+ * (the ring) changes only while it is disabled; the unwind tables are published by tables.c.
  */
 #ifndef CPROF_RUNTIME_SIGPROF_H
 #define CPROF_RUNTIME_SIGPROF_H
@@ -30,10 +30,5 @@ void sigprof_disable(void);
 
 /* Waits until no handler is running (after sigprof_disable and disarming the timers). */
 void sigprof_quiesce(void);
-
-/* Swaps in a new unwind table set, returning the old one (which a handler may still be reading
- * until the next sigprof_quiesce). */
-unwind_set_t *sigprof_publish_unwind(unwind_set_t *set);
-const unwind_set_t *sigprof_unwind(void);
 
 #endif /* CPROF_RUNTIME_SIGPROF_H */

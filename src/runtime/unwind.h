@@ -13,7 +13,7 @@
  * wrong table or a garbage frame pointer ends the walk instead of faulting.
  *
  * Tables are immutable once published. The core swaps the whole set atomically and frees an old set
- * only when no handler can still be reading it (see unwind_publish in cpu.c).
+ * only when no walk can still be reading it (tables.c).
  */
 #ifndef CPROF_RUNTIME_UNWIND_H
 #define CPROF_RUNTIME_UNWIND_H
