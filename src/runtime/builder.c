@@ -20,11 +20,13 @@
  *              one Line naming that pseudo-function (runtime/pprof.lostProfileEvent and friends).
  *
  * Each mapping's has_* flags say what is true of every location in it, so that pprof re-symbolizes
- * only what we could not. The symbolizer is built afresh for every profile, so libraries loaded
- * with dlopen since the last one are covered.
+ * only what we could not. The symbolizer is the process's shared one (symbolize.c): it is brought
+ * up to date with the mappings read for this profile, so libraries loaded with dlopen since the
+ * last one are covered, and it remembers what it learned, so the next profile of the same code
+ * costs little.
  *
  * Runs in an ordinary thread of the host, never in a signal handler; allocates freely. Concurrent
- * calls share nothing.
+ * calls share only the symbolizer, which they take in turns while they make their locations.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -35,8 +37,6 @@
 #include "runtime/ext.h"
 #include "runtime/mappings.h"
 #include "runtime/symbolize.h"
-
-#define BLD_MAX_FRAMES 64 /* inlined frames kept per address */
 
 typedef struct bld_fn_slot {
   int64_t name, system_name, file, start_line;
@@ -52,7 +52,6 @@ typedef struct bld {
   prof_t *p;
   map_list_t maps;
   bld_map_stat_t *stat; /* one per mapping */
-  sym_t *sym;           /* NULL when libdw could not be set up: addresses only */
   uint64_t *addr;       /* sorted, distinct; location id of addr[i] is i + 1 */
   size_t naddr;
   bld_fn_slot_t *fn; /* the function index */
@@ -183,12 +182,13 @@ static uint64_t bld_addr_id(const bld_t *b, uint64_t addr) {
 
 /* ------------------------------------------------------------------ locations ---------------- */
 
-/* Adds the location of addr[i] with its lines and counts what it learned in its mapping's stat. */
-static int bld_location(bld_t *b, size_t i) {
-  sym_frame_t frames[BLD_MAX_FRAMES];
-  uint64_t fid[BLD_MAX_FRAMES];
+/* Adds the location of addr[i] with its lines and counts what it learned in its mapping's stat.
+ * sym is NULL when libdw could not be set up: the address only. */
+static int bld_location(bld_t *b, sym_t *sym, size_t i) {
+  uint64_t fid[SYM_MAX_FRAMES];
   unsigned flags = 0;
-  size_t nf = b->sym != NULL ? sym_lookup(b->sym, b->addr[i], frames, BLD_MAX_FRAMES, &flags) : 0;
+  size_t nf = 0;
+  const sym_frame_t *frames = sym != NULL ? sym_lookup(sym, b->addr[i], &nf, &flags) : NULL;
   bool files = nf > 0, lines = nf > 0;
   for (size_t j = 0; j < nf; j++) {
     fid[j] = bld_function(b, frames[j].name, frames[j].system_name, frames[j].file,
@@ -319,15 +319,24 @@ static int bld_samples(bld_t *b, const rt_profile_desc_t *desc) {
   return err;
 }
 
+/* Adds a location per address, holding the shared symbolizer meanwhile. */
+static int bld_locations(bld_t *b) {
+  sym_t *sym = b->naddr > 0 ? sym_acquire(&b->maps) : NULL;
+  int err = 0;
+  for (size_t i = 0; i < b->naddr && err == 0; i++)
+    err = bld_location(b, sym, i);
+  if (sym != NULL)
+    sym_release(sym);
+  return err;
+}
+
 static int bld_build(bld_t *b, const rt_profile_desc_t *desc) {
   int err;
   if ((err = bld_header(b->p, desc)) < 0 || (err = bld_mappings(b)) < 0 ||
       (err = bld_collect_addrs(b, desc)) < 0)
     return err;
-  b->sym = b->naddr > 0 ? sym_new() : NULL;
-  for (size_t i = 0; i < b->naddr; i++)
-    if ((err = bld_location(b, i)) < 0)
-      return err;
+  if ((err = bld_locations(b)) < 0)
+    return err;
   if ((err = bld_samples(b, desc)) < 0)
     return err;
   bld_mapping_flags(b);
@@ -350,7 +359,6 @@ int builder_profile_write(int fd, const rt_profile_desc_t *desc) {
   int err = bld_build(&b, desc);
   if (err == 0)
     err = prof_write_gz_fd(b.p, fd);
-  sym_free(b.sym);
   map_list_free(&b.maps);
   free(b.stat);
   free(b.addr);

@@ -240,3 +240,34 @@ long map_list_find(const map_list_t *l, uint64_t addr) {
   }
   return -1;
 }
+
+int map_list_copy(map_list_t *dst, const map_list_t *src) {
+  memset(dst, 0, sizeof(*dst));
+  if (src->n == 0)
+    return 0;
+  dst->v = calloc(src->n, sizeof(*dst->v));
+  if (dst->v == NULL)
+    return -ENOMEM;
+  for (; dst->n < src->n; dst->n++) {
+    dst->v[dst->n] = src->v[dst->n];
+    if ((dst->v[dst->n].path = strdup(src->v[dst->n].path)) == NULL) {
+      map_list_free(dst);
+      return -ENOMEM;
+    }
+  }
+  return 0;
+}
+
+bool map_entry_same(const map_entry_t *a, const map_entry_t *b) {
+  return a->start == b->start && a->limit == b->limit && a->offset == b->offset &&
+         strcmp(a->path, b->path) == 0 && strcmp(a->build_id, b->build_id) == 0;
+}
+
+bool map_list_same(const map_list_t *a, const map_list_t *b) {
+  if (a->n != b->n)
+    return false;
+  for (size_t i = 0; i < a->n; i++)
+    if (!map_entry_same(&a->v[i], &b->v[i]))
+      return false;
+  return true;
+}

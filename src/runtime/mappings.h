@@ -11,6 +11,7 @@
 #ifndef CPROF_RUNTIME_MAPPINGS_H
 #define CPROF_RUNTIME_MAPPINGS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,16 @@ void map_list_free(map_list_t *l);
 
 /* The index of the mapping holding addr, or -1. */
 long map_list_find(const map_list_t *l, uint64_t addr);
+
+/* A deep copy of src into dst (which it overwrites). 0 or -ENOMEM (dst is then empty). */
+int map_list_copy(map_list_t *dst, const map_list_t *src);
+
+/* Whether two entries are the same file mapped at the same place (range, offset, path, build ID).
+ */
+bool map_entry_same(const map_entry_t *a, const map_entry_t *b);
+
+/* Whether two lists hold the same entries in the same order. */
+bool map_list_same(const map_list_t *a, const map_list_t *b);
 
 /* Parses one /proc/self/maps line; exposed for tests. 1 when it is an executable mapping worth
  * keeping (then *e holds it, with e->path malloc'd), 0 when skipped, negative errno on failure. */

@@ -1,27 +1,51 @@
 /*
- * symbolize.c — addresses to functions, files and lines with elfutils' libdwfl and libdw.
+ * symbolize.c — addresses to functions, files and lines with elfutils' libdwfl and libdw, cached
+ * for the life of the process.
  *
- * A sym_t wraps one Dwfl reporting this process (dwfl_linux_proc_report reads /proc/self/maps,
- * so a sym_t made after a dlopen sees the new library; PIE executables and shared objects are
- * relocated by libdwfl's load bias). Modules' ELF files are found through /proc/self/maps, their
- * DWARF in the file itself or else in the build-id tree, lazily, on the first address in the
- * module.
+ * The shared symbolizer (sym_shared, behind sym_lock) holds:
  *
- * For one address: dwfl_addrmodule finds the module; dwfl_module_addrdie the compilation unit; a
- * descent through the scopes whose ranges hold the address (sym_scope_chain) the nesting: the
- * DW_TAG_subprogram of the physical function, then one DW_TAG_inlined_subroutine per inlined call
- * (lexical blocks in between are skipped). The innermost frame's line comes from the line table;
- * each outer frame's line is the DW_AT_call_line of the inlined scope nested in it. File names
- * are made absolute with the unit's DW_AT_comp_dir. Names, declaring files and start lines are
- * read through DW_AT_abstract_origin / DW_AT_specification (dwarf_attr_integrate). Without debug
- * info the name comes from the ELF symbol tables (.symtab, else .dynsym) via dwfl_module_addrinfo.
+ *   a Dwfl   reporting this process (dwfl_linux_proc_report reads /proc/self/maps; PIE
+ *            executables and shared objects are relocated by libdwfl's load bias). It finds the
+ *            modules and their ELF files and answers from the ELF symbol tables (.symtab, else
+ *            .dynsym) when there is no DWARF. When the mappings change it is reported again:
+ *            libdwfl keeps the modules re-reported at the same place and drops the others (our
+ *            per-module state goes with them, in sym_mod_release).
+ *   per module, its DWARF (struct sym_mod, hung on the module's userdata): the debug info is
+ *            opened by us rather than by libdwfl, from the module's file when that has
+ *            .debug_info, else from the build-id tree, so that sections we never read can be
+ *            hidden from libdw before dwarf_begin_elf. libdw inflates every compressed debug
+ *            section it knows when it opens a file; for Debian's libc6-dbg that is 10 MB, and
+ *            .debug_loclists (location lists, which symbolization never reads) is 15% of it.
+ *            The file is mapped copy-on-write (ELF_C_READ_MMAP_PRIVATE) and such a section is
+ *            marked SHT_NOBITS in memory only, as in a stripped file, when it is compressed.
+ *   the maps  the executable mappings (map_list_t) the Dwfl and the cache were last checked
+ *            against.
+ *   a cache  address -> frames (sym_entry_t, open addressing), the frames and their strings in one
+ *            malloc'd block per address. An entry is kept across a change of mappings only when
+ *            its address lies in a mapping identical (range, offset, path, build ID) before and
+ *            after; everything is dropped when the C++ demangler came or went, or when a module
+ *            came back at the same place with different contents (then the Dwfl is rebuilt too,
+ *            since libdwfl would reuse the old module by name and range).
+ *
+ * For one address: dwarf_addrdie finds the compilation unit; a descent through the scopes whose
+ * ranges hold the address (sym_scope_chain) the nesting: the DW_TAG_subprogram of the physical
+ * function, then one DW_TAG_inlined_subroutine per inlined call (lexical blocks in between are
+ * skipped). The innermost frame's line comes from the line table; each outer frame's line is the
+ * DW_AT_call_line of the inlined scope nested in it. File names are made absolute with the unit's
+ * DW_AT_comp_dir. Names, declaring files and start lines are read through DW_AT_abstract_origin /
+ * DW_AT_specification (dwarf_attr_integrate). Without debug info the name comes from
+ * dwfl_module_addrinfo.
  *
  * C++ linkage names are demangled with __cxa_demangle when the process has libstdc++ loaded (found
  * with dlsym, never linked), then simplified as pprof does by default: no parameters, no template
  * arguments, no return type.
  *
- * Separate debug info is found by build ID only (see sym_find_debuginfo): .gnu_debuglink files
- * outside the build-id tree and debuginfod servers are not used.
+ * Separate debug info is found by build ID only, in /usr/lib/debug/.build-id: .gnu_debuglink
+ * files outside the build-id tree and debuginfod servers are not used.
+ *
+ * Locking: sym_lock guards everything here; sym_acquire takes it, sym_release gives it back. A
+ * child forked while another thread held it starts over with a fresh symbolizer (the old one may
+ * be half-changed and is left alone).
  */
 #define _GNU_SOURCE
 #include "runtime/symbolize.h"
@@ -29,28 +53,61 @@
 #include <dlfcn.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define SYM_MAX_SCRATCH 64 /* demangled strings held for the current lookup */
+#define SYM_MAX_SCRATCH 64 /* malloc'd strings held for the address being symbolized */
 #define SYM_MAX_DEPTH 128  /* nested scopes followed from a unit down to a pc */
+/* Addresses kept from one profile to the next; a larger profile keeps them for itself only. */
+#define SYM_CACHE_MAX (1 << 16)
+#define SYM_DEBUG_DIR "/usr/lib/debug/.build-id/"
 
 typedef char *(*sym_cxa_demangle_fn)(const char *, char *, size_t *, int *);
 
+/* One module's debug info, opened by us (see the file comment). */
+typedef struct sym_mod {
+  bool tried; /* looked for already: dw stays NULL when there is none */
+  int fd;
+  Elf *elf;
+  Dwarf *dw;
+  Dwarf_Addr bias; /* run-time address - DWARF address */
+} sym_mod_t;
+
+/* One cached address. */
+typedef struct sym_entry {
+  uint64_t addr;
+  sym_frame_t *frames; /* with their strings after them; NULL when nframes == 0 */
+  uint32_t nframes;
+  unsigned flags;
+  bool used;
+} sym_entry_t;
+
 struct sym {
-  Dwfl *dwfl;
-  /* Looked up per sym_t rather than once for all: a library may be loaded or unloaded between
-   * two profiles. NULL when no C++ runtime is loaded. */
-  sym_cxa_demangle_fn demangle;
-  char *scratch[SYM_MAX_SCRATCH]; /* malloc'd strings handed out by the current lookup */
+  Dwfl *dwfl; /* NULL until the first refresh, and after a failed one */
+  map_list_t maps;
+  sym_cxa_demangle_fn demangle; /* NULL when no C++ runtime is loaded */
+  sym_entry_t *tab;             /* the cache; cap is 0 or a power of two */
+  size_t cap, n;
+  char *scratch[SYM_MAX_SCRATCH]; /* malloc'd strings of the address being symbolized */
   size_t nscratch;
 };
 
+static pthread_mutex_t sym_lock = PTHREAD_MUTEX_INITIALIZER;
+static sym_t *sym_shared; /* made on first use, never freed */
+static bool sym_busy;     /* sym_lock is held (read by the fork child, which has one thread) */
+static sym_stats_t sym_count;
+
 static sym_cxa_demangle_fn sym_demangler(void);
 
-/* ------------------------------------------------------------------ libdwfl set-up ----------- */
+/* ------------------------------------------------------------------ module debug info -------- */
 
 static char *sym_debuginfo_path = NULL; /* libdwfl's default search path */
 
@@ -58,7 +115,7 @@ static char *sym_debuginfo_path = NULL; /* libdwfl's default search path */
  * where Debian's -dbgsym and Fedora's -debuginfo packages put it). Not with
  * dwfl_standard_find_debuginfo: when that finds nothing it dlopens libdebuginfod, which pulls
  * some thirty libraries (libcurl, TLS, Kerberos) into the profiled process and may go to the
- * network. */
+ * network. libdwfl wants the debug file only for its symbol table; the DWARF we open ourselves. */
 static int sym_find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
                               Dwarf_Addr base, const char *file_name, const char *debuglink_file,
                               GElf_Word debuglink_crc, char **debuginfo_file_name) {
@@ -72,38 +129,174 @@ static const Dwfl_Callbacks sym_callbacks = {
     .debuginfo_path = &sym_debuginfo_path,
 };
 
-sym_t *sym_new(void) {
-  sym_t *s = calloc(1, sizeof(*s));
-  if (s == NULL)
-    return NULL;
-  s->dwfl = dwfl_begin(&sym_callbacks);
-  if (s->dwfl == NULL) {
-    free(s);
-    return NULL;
+/* The section's name without a leading ".z" (GNU-style compressed sections: ".zdebug_info"). */
+static const char *sym_scn_name(Elf *elf, size_t shstrndx, const GElf_Shdr *sh, bool *gnu_z) {
+  const char *name = elf_strptr(elf, shstrndx, sh->sh_name);
+  *gnu_z = name != NULL && strncmp(name, ".zdebug_", 8) == 0;
+  return name == NULL ? "" : *gnu_z ? name + 2 : name + 1;
+}
+
+/* Whether elf carries DWARF itself (.debug_info with contents). */
+static bool sym_elf_has_dwarf(Elf *elf) {
+  size_t shstrndx;
+  if (elf_getshdrstrndx(elf, &shstrndx) != 0)
+    return false;
+  for (Elf_Scn *scn = elf_nextscn(elf, NULL); scn != NULL; scn = elf_nextscn(elf, scn)) {
+    GElf_Shdr sh;
+    bool z;
+    if (gelf_getshdr(scn, &sh) != NULL && sh.sh_type != SHT_NOBITS &&
+        strcmp(sym_scn_name(elf, shstrndx, &sh, &z), "debug_info") == 0)
+      return true;
   }
+  return false;
+}
+
+/* Marks the compressed debug sections symbolization never reads SHT_NOBITS in elf's copy-on-write
+ * section headers, so that dwarf_begin_elf does not inflate them. */
+static void sym_elf_hide_unread(Elf *elf) {
+  static const char *const unread[] = {"debug_loc",     "debug_loclists", "debug_frame",
+                                       "debug_macinfo", "debug_macro",    "debug_pubnames",
+                                       "debug_pubtypes"};
+  size_t shstrndx;
+  if (elf_getshdrstrndx(elf, &shstrndx) != 0)
+    return;
+  for (Elf_Scn *scn = elf_nextscn(elf, NULL); scn != NULL; scn = elf_nextscn(elf, scn)) {
+    GElf_Shdr sh;
+    bool z;
+    if (gelf_getshdr(scn, &sh) == NULL || sh.sh_type == SHT_NOBITS)
+      continue;
+    const char *name = sym_scn_name(elf, shstrndx, &sh, &z);
+    if (!z && (sh.sh_flags & SHF_COMPRESSED) == 0)
+      continue;
+    for (size_t i = 0; i < sizeof(unread) / sizeof(unread[0]); i++)
+      if (strcmp(name, unread[i]) == 0) {
+        sh.sh_type = SHT_NOBITS;
+        gelf_update_shdr(scn, &sh);
+      }
+  }
+}
+
+/* The file holding mod's DWARF: its own file when that has .debug_info, else the build-id tree's.
+ * Writes the path to out; *id and *idlen get the build ID the file must have (0: unchecked). */
+static bool sym_dwarf_path(Dwfl_Module *mod, Elf *main_elf, char *out, size_t cap,
+                           const unsigned char **id, int *idlen) {
+  GElf_Addr vaddr;
+  *idlen = dwfl_module_build_id(mod, id, &vaddr);
+  if (*idlen < 0)
+    *idlen = 0;
+  if (sym_elf_has_dwarf(main_elf)) {
+    const char *mainfile = NULL;
+    dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, &mainfile, NULL);
+    return mainfile != NULL && mainfile[0] == '/' &&
+           (size_t)snprintf(out, cap, "%s", mainfile) < cap;
+  }
+  if (*idlen < 2)
+    return false;
+  size_t n = (size_t)snprintf(out, cap, "%s%02x/", SYM_DEBUG_DIR, (*id)[0]);
+  for (int i = 1; i < *idlen && n + 3 < cap; i++)
+    n += (size_t)snprintf(out + n, cap - n, "%02x", (*id)[i]);
+  return (size_t)snprintf(out + n, cap - n, ".debug") < cap - n;
+}
+
+/* Opens mod's DWARF into m; leaves m->dw NULL when there is none. */
+static void sym_dwarf_open(Dwfl_Module *mod, sym_mod_t *m) {
+  Elf *main_elf = dwfl_module_getelf(mod, &m->bias);
+  char path[4096];
+  const unsigned char *id = NULL;
+  int idlen = 0;
+  if (main_elf == NULL || !sym_dwarf_path(mod, main_elf, path, sizeof(path), &id, &idlen))
+    return;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return;
+  Elf *elf = elf_begin(fd, ELF_C_READ_MMAP_PRIVATE, NULL);
+  const void *fid = NULL;
+  Dwarf *dw = NULL;
+  if (elf != NULL && (idlen == 0 || (dwelf_elf_gnu_build_id(elf, &fid) == idlen &&
+                                     memcmp(fid, id, (size_t)idlen) == 0))) {
+    sym_elf_hide_unread(elf);
+    dw = dwarf_begin_elf(elf, DWARF_C_READ, NULL);
+  }
+  if (dw == NULL) {
+    if (elf != NULL)
+      elf_end(elf);
+    close(fd);
+    return;
+  }
+  m->fd = fd, m->elf = elf, m->dw = dw;
+  sym_count.dwarf_opens++;
+}
+
+static void sym_mod_free(sym_mod_t *m) {
+  if (m == NULL)
+    return;
+  if (m->dw != NULL)
+    dwarf_end(m->dw);
+  if (m->elf != NULL)
+    elf_end(m->elf);
+  if (m->fd >= 0)
+    close(m->fd);
+  free(m);
+}
+
+/* mod's debug info, opened on first use; NULL when it has none. */
+static Dwarf *sym_mod_dwarf(Dwfl_Module *mod, Dwarf_Addr *bias) {
+  void **ud = NULL;
+  dwfl_module_info(mod, &ud, NULL, NULL, NULL, NULL, NULL, NULL);
+  if (ud == NULL)
+    return NULL;
+  sym_mod_t *m = *ud;
+  if (m == NULL) {
+    if ((m = calloc(1, sizeof(*m))) == NULL)
+      return NULL;
+    m->fd = -1;
+    *ud = m;
+  }
+  if (!m->tried) {
+    m->tried = true;
+    sym_dwarf_open(mod, m);
+  }
+  *bias = m->bias;
+  return m->dw;
+}
+
+/* Frees a module's state: dwfl_report_end's callback for a module that is gone, and
+ * dwfl_getmodules' for every module before dwfl_end. Both pass the address of the module's userdata
+ * slot, although dwfl_report_end's prototype says void *. */
+static int sym_mod_release(Dwfl_Module *mod, void *slot, const char *name, Dwarf_Addr base,
+                           void *arg) {
+  (void)mod, (void)name, (void)base, (void)arg;
+  void **userdata = slot;
+  sym_mod_free(*userdata);
+  *userdata = NULL;
+  return DWARF_CB_OK;
+}
+
+static int sym_mod_release_all(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
+                               void *arg) {
+  return sym_mod_release(mod, userdata, name, base, arg);
+}
+
+static void sym_dwfl_end(sym_t *s) {
+  if (s->dwfl == NULL)
+    return;
+  dwfl_getmodules(s->dwfl, sym_mod_release_all, NULL, 0);
+  dwfl_end(s->dwfl);
+  s->dwfl = NULL;
+}
+
+/* Reports the process's modules to s->dwfl, made when there is none. 0 or -1 (s->dwfl is then
+ * gone). */
+static int sym_dwfl_report(sym_t *s) {
+  if (s->dwfl == NULL && (s->dwfl = dwfl_begin(&sym_callbacks)) == NULL)
+    return -1;
   dwfl_report_begin(s->dwfl);
   int r = dwfl_linux_proc_report(s->dwfl, getpid());
-  if (dwfl_report_end(s->dwfl, NULL, NULL) != 0 || r != 0) {
-    dwfl_end(s->dwfl);
-    free(s);
-    return NULL;
+  if (dwfl_report_end(s->dwfl, sym_mod_release, NULL) != 0 || r != 0) {
+    sym_dwfl_end(s);
+    return -1;
   }
-  s->demangle = sym_demangler();
-  return s;
-}
-
-static void sym_scratch_clear(sym_t *s) {
-  for (size_t i = 0; i < s->nscratch; i++)
-    free(s->scratch[i]);
-  s->nscratch = 0;
-}
-
-void sym_free(sym_t *s) {
-  if (s == NULL)
-    return;
-  sym_scratch_clear(s);
-  dwfl_end(s->dwfl);
-  free(s);
+  return 0;
 }
 
 /* ------------------------------------------------------------------ demangling --------------- */
@@ -232,10 +425,15 @@ static const char *sym_abs_path(sym_t *s, Dwarf_Die *die, const char *file) {
                         : NULL;
   if (dir == NULL || dir[0] == '\0')
     return file;
+  /* libdw joined the unit's directory already when that is relative itself (Debian's glibc:
+   * "./stdlib" and "./stdlib/msort.c"). */
+  size_t dlen = strlen(dir);
+  if (strncmp(file, dir, dlen) == 0 && file[dlen] == '/')
+    return file;
   while (file[0] == '.' && file[1] == '/')
     file += 2;
   char *out = NULL;
-  if (asprintf(&out, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", file) < 0)
+  if (asprintf(&out, "%s%s%s", dir, dir[dlen - 1] == '/' ? "" : "/", file) < 0)
     return file;
   s->scratch[s->nscratch++] = out;
   return out;
@@ -295,21 +493,21 @@ static int sym_scope_chain(Dwarf_Die *parent, Dwarf_Addr pc, Dwarf_Die *chain, i
   return depth;
 }
 
-/* The frames from debug info; 0 when the address is in no function the DWARF describes. */
-static size_t sym_lookup_dwarf(sym_t *s, Dwfl_Module *mod, uint64_t addr, sym_frame_t *frames,
+/* The frames from debug info at pc (a DWARF address, bias removed); 0 when the address is in no
+ * function the DWARF describes. */
+static size_t sym_lookup_dwarf(sym_t *s, Dwarf *dw, Dwarf_Addr pc, sym_frame_t *frames,
                                size_t max) {
-  Dwarf_Addr bias = 0;
-  Dwarf_Die *cu = dwfl_module_addrdie(mod, addr, &bias);
-  if (cu == NULL)
+  Dwarf_Die cu;
+  if (dwarf_addrdie(dw, pc, &cu) == NULL)
     return 0;
   Dwarf_Die scopes[SYM_MAX_DEPTH];
-  int n = sym_scope_chain(cu, addr - bias, scopes, 0);
+  int n = sym_scope_chain(&cu, pc, scopes, 0);
   if (n <= 0)
     return 0;
   int64_t line = 0;
-  Dwfl_Line *dl = dwfl_module_getsrc(mod, addr);
+  Dwarf_Line *dl = dwarf_getsrc_die(&cu, pc);
   int lineno = 0;
-  if (dl != NULL && dwfl_lineinfo(dl, NULL, &lineno, NULL, NULL, NULL) != NULL)
+  if (dl != NULL && dwarf_lineno(dl, &lineno) == 0)
     line = lineno;
   size_t nf = 0;
   for (int i = n - 1; i >= 0 && nf < max; i--) {
@@ -333,21 +531,22 @@ static size_t sym_lookup_dwarf(sym_t *s, Dwfl_Module *mod, uint64_t addr, sym_fr
     if (frames[i].name == NULL)
       frames[i].name = frames[i].system_name = "??";
   if (nf > 0 && frames[0].file[0] == '\0' && dl != NULL) {
-    const char *src = sym_abs_path(s, cu, dwfl_lineinfo(dl, NULL, NULL, NULL, NULL, NULL));
+    const char *src = sym_abs_path(s, &cu, dwarf_linesrc(dl, NULL, NULL));
     frames[0].file = src != NULL ? src : "";
   }
   return nf;
 }
 
-size_t sym_lookup(sym_t *s, uint64_t addr, sym_frame_t *frames, size_t max, unsigned *flags) {
+/* Symbolizes addr afresh into frames (strings in s->scratch or libdw's memory). */
+static size_t sym_resolve(sym_t *s, uint64_t addr, sym_frame_t *frames, size_t max,
+                          unsigned *flags) {
   *flags = 0;
-  sym_scratch_clear(s);
-  if (max == 0)
-    return 0;
-  Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
+  Dwfl_Module *mod = s->dwfl != NULL ? dwfl_addrmodule(s->dwfl, addr) : NULL;
   if (mod == NULL)
     return 0;
-  size_t nf = sym_lookup_dwarf(s, mod, addr, frames, max);
+  Dwarf_Addr bias = 0;
+  Dwarf *dw = sym_mod_dwarf(mod, &bias);
+  size_t nf = dw != NULL ? sym_lookup_dwarf(s, dw, addr - bias, frames, max) : 0;
   if (nf > 0) {
     *flags |= SYM_FROM_DWARF;
     return nf;
@@ -361,4 +560,193 @@ size_t sym_lookup(sym_t *s, uint64_t addr, sym_frame_t *frames, size_t max, unsi
   sym_frame_name(s, &frames[0], name, NULL);
   frames[0].file = "";
   return 1;
+}
+
+/* ------------------------------------------------------------------ the cache ---------------- */
+
+static void sym_scratch_clear(sym_t *s) {
+  for (size_t i = 0; i < s->nscratch; i++)
+    free(s->scratch[i]);
+  s->nscratch = 0;
+}
+
+static sym_entry_t *sym_slot(sym_entry_t *tab, size_t cap, uint64_t addr) {
+  uint64_t h = addr * 0x9e3779b97f4a7c15ull;
+  size_t i = (size_t)(h ^ (h >> 29)) & (cap - 1);
+  while (tab[i].used && tab[i].addr != addr)
+    i = (i + 1) & (cap - 1);
+  return &tab[i];
+}
+
+static int sym_cache_grow(sym_t *s) {
+  size_t ncap = s->cap ? s->cap * 2 : 1024;
+  sym_entry_t *tab = calloc(ncap, sizeof(*tab));
+  if (tab == NULL)
+    return -ENOMEM;
+  for (size_t i = 0; i < s->cap; i++)
+    if (s->tab[i].used)
+      *sym_slot(tab, ncap, s->tab[i].addr) = s->tab[i];
+  free(s->tab);
+  s->tab = tab;
+  s->cap = ncap;
+  return 0;
+}
+
+static char *sym_put(char **p, const char *str) {
+  if (str == NULL)
+    return NULL;
+  size_t len = strlen(str) + 1;
+  char *at = memcpy(*p, str, len);
+  *p += len;
+  return at;
+}
+
+/* The frames and their strings copied into one malloc'd block; NULL when out of memory. */
+static sym_frame_t *sym_frames_copy(const sym_frame_t *f, size_t n) {
+  size_t bytes = n * sizeof(*f);
+  for (size_t i = 0; i < n; i++) {
+    bytes += (f[i].name ? strlen(f[i].name) + 1 : 0) + strlen(f[i].file) + 1;
+    if (f[i].system_name != f[i].name && f[i].system_name != NULL)
+      bytes += strlen(f[i].system_name) + 1;
+  }
+  sym_frame_t *out = malloc(bytes);
+  if (out == NULL)
+    return NULL;
+  char *p = (char *)(out + n);
+  for (size_t i = 0; i < n; i++) {
+    out[i] = f[i];
+    out[i].name = sym_put(&p, f[i].name);
+    out[i].system_name =
+        f[i].system_name == f[i].name ? out[i].name : sym_put(&p, f[i].system_name);
+    out[i].file = sym_put(&p, f[i].file);
+  }
+  return out;
+}
+
+const sym_frame_t *sym_lookup(sym_t *s, uint64_t addr, size_t *n, unsigned *flags) {
+  *n = 0;
+  *flags = 0;
+  sym_count.lookups++;
+  if ((s->n + 1) * 2 > s->cap && sym_cache_grow(s) < 0)
+    return NULL;
+  sym_entry_t *e = sym_slot(s->tab, s->cap, addr);
+  if (!e->used) {
+    sym_frame_t frames[SYM_MAX_FRAMES];
+    unsigned fl = 0;
+    size_t nf = sym_resolve(s, addr, frames, SYM_MAX_FRAMES, &fl);
+    sym_frame_t *copy = nf > 0 ? sym_frames_copy(frames, nf) : NULL;
+    sym_scratch_clear(s);
+    if (nf > 0 && copy == NULL)
+      return NULL;
+    *e = (sym_entry_t){
+        .addr = addr, .frames = copy, .nframes = (uint32_t)nf, .flags = fl, .used = true};
+    s->n++;
+    sym_count.misses++;
+  }
+  *n = e->nframes;
+  *flags = e->flags;
+  return e->frames;
+}
+
+/* Keeps the cached addresses that lie in a mapping of s->maps identical in now, when keep; drops
+ * the rest (all of them when !keep). */
+static void sym_cache_retain(sym_t *s, const map_list_t *now, bool keep) {
+  sym_entry_t *old = s->tab, *tab = keep && s->cap > 0 ? calloc(s->cap, sizeof(*tab)) : NULL;
+  size_t cap = s->cap;
+  s->n = 0;
+  for (size_t i = 0; i < cap; i++) {
+    if (!old[i].used)
+      continue;
+    long a = map_list_find(&s->maps, old[i].addr);
+    long b = tab != NULL ? map_list_find(now, old[i].addr) : -1;
+    if (a >= 0 && b >= 0 && map_entry_same(&s->maps.v[a], &now->v[b])) {
+      *sym_slot(tab, cap, old[i].addr) = old[i];
+      s->n++;
+    } else {
+      free(old[i].frames);
+    }
+  }
+  free(old);
+  s->tab = tab;
+  s->cap = tab != NULL ? cap : 0;
+}
+
+/* ------------------------------------------------------------------ the shared symbolizer ----- */
+
+/* Whether a file mapped before is mapped now differently (reloaded, maybe changed on disk): libdwfl
+ * would reuse its old module if the new one came at the same place, so everything starts over. */
+static bool sym_maps_conflict(const map_list_t *old, const map_list_t *now) {
+  for (size_t i = 0; i < old->n; i++) {
+    long j = map_list_find(now, old->v[i].start);
+    if (j >= 0 && map_entry_same(&old->v[i], &now->v[j]))
+      continue;
+    for (size_t k = 0; k < now->n; k++)
+      if (strcmp(now->v[k].path, old->v[i].path) == 0)
+        return true;
+  }
+  return false;
+}
+
+/* Brings s up to date with maps and the process's demangler. 0, or -1 when libdw cannot be set
+ * up (s then holds nothing). */
+static int sym_refresh(sym_t *s, const map_list_t *maps) {
+  sym_cxa_demangle_fn dm = sym_demangler();
+  if (s->dwfl != NULL && dm == s->demangle && map_list_same(&s->maps, maps)) {
+    if (s->n > SYM_CACHE_MAX)
+      sym_cache_retain(s, maps, false);
+    return 0;
+  }
+  bool rebuild = s->dwfl == NULL || sym_maps_conflict(&s->maps, maps);
+  sym_cache_retain(s, maps, !rebuild && dm == s->demangle && s->n <= SYM_CACHE_MAX);
+  s->demangle = dm;
+  if (rebuild) {
+    sym_dwfl_end(s);
+    sym_count.rebuilds++;
+  }
+  sym_count.refreshes++;
+  map_list_free(&s->maps);
+  if (sym_dwfl_report(s) < 0 || map_list_copy(&s->maps, maps) < 0) {
+    sym_dwfl_end(s);
+    sym_cache_retain(s, maps, false);
+    return -1;
+  }
+  return 0;
+}
+
+/* In a child forked while another thread was inside the symbolizer: its state may be half-changed,
+ * so it is left as it is (leaked) and the child starts over. */
+static void sym_after_fork_child(void) {
+  if (sym_busy)
+    sym_shared = NULL;
+  sym_busy = false;
+  pthread_mutex_init(&sym_lock, NULL);
+}
+
+static void sym_register_atfork(void) { pthread_atfork(NULL, NULL, sym_after_fork_child); }
+
+sym_t *sym_acquire(const map_list_t *maps) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, sym_register_atfork);
+  pthread_mutex_lock(&sym_lock);
+  sym_busy = true;
+  if (sym_shared == NULL)
+    sym_shared = calloc(1, sizeof(*sym_shared));
+  if (sym_shared != NULL && sym_refresh(sym_shared, maps) == 0)
+    return sym_shared;
+  sym_busy = false;
+  pthread_mutex_unlock(&sym_lock);
+  return NULL;
+}
+
+void sym_release(sym_t *s) {
+  (void)s;
+  sym_busy = false;
+  pthread_mutex_unlock(&sym_lock);
+}
+
+void sym_stats(sym_stats_t *out) {
+  pthread_mutex_lock(&sym_lock);
+  *out = sym_count;
+  out->cached = sym_shared != NULL ? sym_shared->n : 0;
+  pthread_mutex_unlock(&sym_lock);
 }

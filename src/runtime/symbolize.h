@@ -1,16 +1,22 @@
 /*
  * symbolize.h — turning addresses of this process into functions, files and lines (libdw).
  *
- * A sym_t is one look at the process: it reads /proc/self/maps when made, so libraries loaded
- * with dlopen before that are covered, and it opens each module's ELF and debug info lazily, the
- * first time an address in it is asked for. Make one per profile and free it afterwards.
+ * The extension keeps one symbolizer for the life of the process, shared by every profile write:
+ * libdw's view of each module (for libc with separate, compressed debug info that is some ten
+ * megabytes inflated, tens of milliseconds of CPU) and the frames of every address already asked
+ * for stay from one profile to the next. sym_acquire() locks it and brings it up to date with the
+ * executable mappings the caller read: when a library was loaded or unloaded since the last call,
+ * the modules gone are dropped with the addresses cached in them, the new ones are added, and
+ * everything else is kept. Modules' ELF files and debug info are opened lazily, on the first
+ * address in them.
  *
  * sym_lookup() gives the frames at one address, inner-most inlined function first and the
  * physical function last, as profile.proto's Line[] wants them. With DWARF every frame has a
  * name, declaring file, line and start line; without it the ELF symbol tables give the name only;
  * an address in no symbol gives no frames.
  *
- * Not thread-safe: one sym_t belongs to one thread at a time. Never for signal handlers.
+ * Thread-safe through sym_acquire/sym_release (one mutex: two writers take turns). Never for
+ * signal handlers.
  */
 #ifndef CPROF_RUNTIME_SYMBOLIZE_H
 #define CPROF_RUNTIME_SYMBOLIZE_H
@@ -19,9 +25,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "runtime/mappings.h"
+
 typedef struct sym sym_t;
 
-/* One frame. The strings stay valid until the next sym_lookup() or sym_free(). */
+#define SYM_MAX_FRAMES 64 /* inlined frames kept per address, the inner-most ones */
+
+/* One frame. The strings stay valid until sym_release(). */
 typedef struct sym_frame {
   const char *name;        /* demangled when C++ */
   const char *system_name; /* the linkage (mangled) name, or name */
@@ -34,15 +44,31 @@ enum {
   SYM_FROM_DWARF = 1, /* the frames came from debug info, inlined calls included */
 };
 
-/* A symbolizer over the process as it is mapped now. NULL when libdw cannot be set up. */
-sym_t *sym_new(void);
-void sym_free(sym_t *s);
+/*
+ * The process's symbolizer, locked for the caller and up to date with maps (the executable
+ * mappings as map_list_read() gave them just before). NULL when libdw cannot be set up; nothing
+ * is held then. Every non-NULL result must be given back with sym_release().
+ */
+sym_t *sym_acquire(const map_list_t *maps);
+void sym_release(sym_t *s);
 
 /*
- * Fills up to max frames for addr (inner-most first) and returns how many; 0 when nothing is
- * known. *flags gets SYM_* bits.
+ * The frames at addr (at most SYM_MAX_FRAMES, inner-most first); their number goes to *n and
+ * SYM_* bits to *flags. NULL with *n == 0 when nothing is known. Valid until sym_release().
  */
-size_t sym_lookup(sym_t *s, uint64_t addr, sym_frame_t *frames, size_t max, unsigned *flags);
+const sym_frame_t *sym_lookup(sym_t *s, uint64_t addr, size_t *n, unsigned *flags);
+
+/* What the shared symbolizer has done since the process started; for tests and tuning. */
+typedef struct sym_stats {
+  uint64_t lookups;     /* sym_lookup calls */
+  uint64_t misses;      /* of which symbolized afresh (not cached) */
+  uint64_t refreshes;   /* module lists re-read because the mappings changed (the first included) */
+  uint64_t rebuilds;    /* of which started over with nothing kept */
+  uint64_t dwarf_opens; /* modules whose debug info was opened */
+  size_t cached;        /* addresses cached now */
+} sym_stats_t;
+
+void sym_stats(sym_stats_t *out);
 
 /* The demangled (C++) form of a linkage name, pprof's default simplification applied (no
  * parameters, no template arguments), malloc'd; NULL when name is not mangled or no demangler is
