@@ -60,6 +60,36 @@ CPROF_API int cprof_cpu_profile_rate(void);
  */
 CPROF_API const char *cprof_cpu_timer_kind(void);
 
+/* --------------------------------------------------------------- heap profile ----------------- */
+
+/*
+ * The heap profile samples allocations (the malloc family, and C++ new/delete through them) as Go
+ * does: on average one sample every `rate` bytes allocated, each recording its call stack; a
+ * sampled block's free is recorded too, so the profile shows both what was allocated over the run
+ * (alloc_objects, alloc_space) and what is still in use (inuse_objects, inuse_space), scaled up to
+ * estimate all allocations. Sampling is off until something will read it: CPROF_HEAP,
+ * CPROF_MEM_RATE or CPROF_HTTP in the environment, cprof_http_start(), or a call to
+ * cprof_set_mem_profile_rate(). Allocations made before that are not in the profile.
+ */
+
+/*
+ * Sets the mean number of bytes between samples and turns sampling on: 524288 (Go's
+ * MemProfileRate, the default), 1 for every allocation, 0 for off. Set it early, before the
+ * allocations you want to see. Errors: -EINVAL rate < 0; -ENOENT the extension could not be
+ * loaded (stacks need its unwind tables).
+ */
+CPROF_API int cprof_set_mem_profile_rate(long rate);
+
+/* The current rate in bytes (0 while sampling is off). */
+CPROF_API long cprof_mem_profile_rate(void);
+
+/*
+ * Writes the heap profile as of now to fd, gzipped profile.proto with Go's heap sample types
+ * (inuse_space is the default one). Errors: -ENOENT the extension could not be loaded; a write
+ * error (-EIO, -ENOSPC, -EBADF, ...).
+ */
+CPROF_API int cprof_write_heap_profile(int fd);
+
 /* --------------------------------------------------------------- HTTP endpoint ---------------- */
 
 /*

@@ -12,6 +12,9 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 flags="-std=gnu11 -O2 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wstrict-prototypes
        -fPIC -fvisibility=hidden -ftls-model=initial-exec -I$src/include -I$src/src -idirafter /usr/include"
+# The extension's files, as CMakeLists.txt lists them; every other runtime file is the core.
+ext=$(sed -n 's/^set(EXT_NAMES \(.*\))$/\1/p' "$src/CMakeLists.txt")
+[ -n "$ext" ] || { echo "cross_build: no EXT_NAMES in CMakeLists.txt"; exit 1; }
 n=0
 core=""
 for f in "$src"/src/runtime/*.c "$src"/src/format/*.c "$src"/src/tool/*.c; do
@@ -20,8 +23,7 @@ for f in "$src"/src/runtime/*.c "$src"/src/format/*.c "$src"/src/tool/*.c; do
   $cc $flags -DCPROF_EXT_DLOPEN=1 -c "$f" -o "$o"
   n=$((n + 1))
   case "$f" in
-    */runtime/cfi.c|*/runtime/symbolize.c|*/runtime/mappings.c|*/runtime/builder.c|*/runtime/http*.c|*/runtime/ext_entry.c) ;;
-    */runtime/*) core="$core $o" ;;
+    */runtime/*) case " $ext " in *" $(basename "$f") "*) ;; *) core="$core $o" ;; esac ;;
   esac
 done
 # shellcheck disable=SC2086

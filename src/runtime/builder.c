@@ -16,6 +16,7 @@
  *              nothing knows keeps only its address and mapping.
  *   Functions  one per (name, system name, file, start line), deduplicated through an open-
  *              addressing hash table keyed on the interned string indexes.
+ *   Labels     each sample's rt_sample_t.labels, strings or numbers with their unit.
  *   Synthetic  a sample with rt_sample_t.synthetic set becomes one Location with no mapping and
  *              one Line naming that pseudo-function (runtime/pprof.lostProfileEvent and friends).
  *
@@ -294,7 +295,7 @@ static int bld_samples(bld_t *b, const rt_profile_desc_t *desc) {
   for (size_t i = 0; i < desc->nsamples; i++)
     if (desc->samples[i].depth > maxdepth)
       maxdepth = desc->samples[i].depth;
-  uint64_t *ids = malloc(maxdepth * sizeof(uint64_t));
+  uint64_t *ids = malloc((maxdepth + 1) * sizeof(uint64_t)); /* + 1: a synthetic frame */
   b->synth_name = malloc((desc->nsamples ? desc->nsamples : 1) * sizeof(char *));
   if (ids == NULL || b->synth_name == NULL) {
     free(ids);
@@ -312,8 +313,14 @@ static int bld_samples(bld_t *b, const rt_profile_desc_t *desc) {
       for (uint32_t j = 0; j < s->depth; j++)
         ids[n++] = bld_addr_id(b, bld_frame_addr(desc, s, j));
     }
-    if (err == 0 && prof_add_sample(b->p, ids, n, s->values, desc->nvalues) == NULL)
-      err = -ENOMEM;
+    prof_sample_t *ps = err == 0 ? prof_add_sample(b->p, ids, n, s->values, desc->nvalues) : NULL;
+    if (ps == NULL)
+      err = err ? err : -ENOMEM;
+    for (size_t j = 0; j < s->nlabels && err == 0; j++) {
+      const rt_label_t *l = &s->labels[j];
+      err = l->str ? prof_sample_add_label_str(b->p, ps, l->key, l->str)
+                   : prof_sample_add_label_num(b->p, ps, l->key, l->num, l->unit);
+    }
   }
   free(ids);
   return err;

@@ -24,6 +24,14 @@
 
 #define RT_MAX_VALUES 4
 
+/* A label of a sample: a string (str set) or a number (num, with unit or NULL). */
+typedef struct rt_label {
+  const char *key;
+  const char *str;
+  int64_t num;
+  const char *unit;
+} rt_label_t;
+
 /* One sample: a stack (leaf first) and its values, one per sample type. */
 typedef struct rt_sample {
   const uintptr_t *pcs;
@@ -32,6 +40,8 @@ typedef struct rt_sample {
   /* When set, the sample's stack is a single pseudo-frame of this name (pcs are ignored), as Go
    * writes runtime/pprof.lostProfileEvent for samples it had to drop. */
   const char *synthetic;
+  const rt_label_t *labels;
+  size_t nlabels;
 } rt_sample_t;
 
 /* Everything the extension needs to write a profile. Strings are borrowed for the call. */
@@ -52,6 +62,20 @@ typedef struct rt_profile_desc {
   size_t nsamples;
 } rt_profile_desc_t;
 
+/* One record of the heap profile for Go's legacy text form (heap?debug=1): raw sampled counts,
+ * not scaled. */
+typedef struct rt_heap_record {
+  const uintptr_t *pcs; /* return addresses, leaf first */
+  uint32_t depth;
+  int64_t inuse_objects, inuse_bytes, alloc_objects, alloc_bytes;
+} rt_heap_record_t;
+
+typedef struct rt_heap_text {
+  const rt_heap_record_t *records; /* any order: the writer sorts them as Go does */
+  size_t nrecords;
+  int64_t rate; /* the sampling rate in bytes */
+} rt_heap_text_t;
+
 /* What the core offers the extension. */
 typedef struct core_api {
   size_t size;
@@ -63,6 +87,14 @@ typedef struct core_api {
   void (*report)(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
   /* The process's argv as read at start-up (for /debug/pprof/cmdline): NUL-separated. */
   const char *(*cmdline)(size_t *len);
+  /* The heap profile (heap.c). A snapshot is a copy of the sampled records at one moment, to
+   * write at once or to subtract from a later one (a delta, ?seconds=N). heap_write writes snap,
+   * minus base when base is not NULL: debug 0 as gzipped profile.proto (default sample type
+   * alloc_space when allocs, else inuse_space), debug >= 1 as Go's text. 0 or a negative errno. */
+  void *(*heap_snapshot)(void);
+  void (*heap_snapshot_free)(void *snap);
+  int (*heap_write)(int fd, const void *snap, const void *base, int debug, bool allocs);
+  long (*heap_count)(void); /* records, for the index page */
   /* Whether the module loaded at base came in with the extension (libdw, zlib, ...): code only
    * the profiler's own threads run, which needs no unwind tables. */
   bool (*ext_module)(uintptr_t base);
@@ -77,6 +109,9 @@ typedef struct ext_api {
    * loaded at the same address. NULL when out of memory. */
   unwind_set_t *(*unwind_build)(const unwind_set_t *old);
   void (*unwind_free)(unwind_set_t *set);
+  /* Writes Go's heap?debug=1 text to fd: records sorted by in-use bytes, each with its symbolized
+   * stack as "#\t0x..\tfunc+0x..\tfile:line" lines, and the allocator's statistics at the end. */
+  int (*heap_text_write)(int fd, const rt_heap_text_t *text);
   /* See cprof_http_start() and friends in cprof.h. */
   int (*http_start)(const char *addr, const char *token);
   int (*http_port)(void);
@@ -93,6 +128,7 @@ void cfi_free(unwind_set_t *set);                                  /* cfi.c */
 int http_start(const char *addr, const char *token);               /* http.c */
 int http_port(void);                                               /* http.c */
 int http_stop(void);                                               /* http.c */
+int heaptext_write(int fd, const rt_heap_text_t *text);            /* heaptext.c */
 
 /* The extension's one entry point. Called once; returns its table, or NULL with a report made. */
 const ext_api_t *cprof_ext_init(const core_api_t *core);

@@ -13,6 +13,7 @@ static const ext_api_t ext_table = {
     .profile_write = builder_profile_write,
     .unwind_build = cfi_build,
     .unwind_free = cfi_free,
+    .heap_text_write = heaptext_write,
     .http_start = http_start,
     .http_port = http_port,
     .http_stop = http_stop,

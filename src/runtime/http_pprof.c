@@ -11,12 +11,24 @@
  * anonymous file for ?seconds=N (30 when absent, unparseable or <= 0), sleeping on the connection's
  * thread, and sends the file; a second concurrent profile gets Go's 500 "Could not enable CPU
  * profiling: cpu profiling already in use".
+ *
+ * heap and allocs are Go's handler.ServeHTTP for those two profiles, over the core's snapshots:
+ * debug=N as strconv.Atoi reads it (a bad value is 0), 0 the gzipped proto as an attachment, any
+ * other value Go's text; ?seconds=N a delta, the snapshot taken after N seconds minus the one
+ * taken before, with Go's 400s (not a positive integer; given with debug != 0) and its 500 "failed
+ * to collect profile". Go's gc=N, which runs a collection before the heap sample, is accepted and
+ * ignored: C has no collector, and the table already holds exactly the blocks not yet freed.
+ *
+ * The index shows the "full goroutine stack dump" link (goroutine?debug=2) only when the table
+ * has a goroutine row, so that it never points at a 404.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "runtime/ext.h"
@@ -46,10 +58,10 @@ static const char http_index_head[] = "<html>\n"
                                       "<table>\n"
                                       "<thead><td>Count</td><td>Profile</td></thead>\n";
 
-static const char http_index_middle[] = "</table>\n"
-                                        "<a href=\"goroutine?debug=2\">full goroutine stack "
-                                        "dump</a>\n"
-                                        "<br>\n"
+static const char http_index_goroutines[] = "<a href=\"goroutine?debug=2\">full goroutine stack "
+                                            "dump</a>\n";
+
+static const char http_index_middle[] = "<br>\n"
                                         "<p>\n"
                                         "Profile Descriptions:\n"
                                         "<ul>\n";
@@ -82,12 +94,15 @@ static int http_endpoint_cmp(const void *a, const void *b) {
 enum MHD_Result http_index_serve(http_req_t *req) {
   const http_endpoint_t *rows[HTTP_INDEX_MAX];
   size_t n = 0, len = 0;
+  bool goroutines = false;
   char *page = NULL;
   enum MHD_Result r;
   FILE *f;
-  for (size_t i = 0; i < http_nendpoints && n < HTTP_INDEX_MAX; i++)
+  for (size_t i = 0; i < http_nendpoints && n < HTTP_INDEX_MAX; i++) {
     if (!(http_endpoints[i].flags & HTTP_EP_UNLISTED))
       rows[n++] = &http_endpoints[i];
+    goroutines |= strcmp(http_endpoints[i].name, "goroutine") == 0;
+  }
   qsort(rows, n, sizeof rows[0], http_endpoint_cmp);
   f = open_memstream(&page, &len);
   if (f == NULL)
@@ -100,6 +115,9 @@ enum MHD_Result http_index_serve(http_req_t *req) {
     http_html_escape(f, rows[i]->name);
     fputs("</a></td></tr>\n", f);
   }
+  fputs("</table>\n", f);
+  if (goroutines)
+    fputs(http_index_goroutines, f);
   fputs(http_index_middle, f);
   for (size_t i = 0; i < n; i++) {
     fputs("<li><div class=profile-name>", f);
@@ -170,14 +188,114 @@ static enum MHD_Result http_profile_serve(http_req_t *req) {
   return http_reply_fd(req, fd, "profile");
 }
 
+/* ------------------------------------------------------------ heap and allocs ------------- */
+
+/* Whether the core's table reaches field f (an older core's is shorter) and fills it. */
+#define HTTP_CORE_HAS(f)                                                                           \
+  (ext_core != NULL && ext_core->size >= offsetof(core_api_t, f) + sizeof ext_core->f &&           \
+   ext_core->f != NULL)
+
+static long http_heap_count(void) { return HTTP_CORE_HAS(heap_count) ? ext_core->heap_count() : 0; }
+
+/* strconv.Atoi with its error ignored, as net/http/pprof reads debug: unparseable is 0, out of
+ * range the nearest limit (Atoi returns it along with the error). */
+static int64_t http_atoi(const char *s) {
+  int64_t v = 0;
+  int rc = http_int_parse(s, &v);
+  return rc == 0 || rc == -ERANGE ? v : 0;
+}
+
+/* Replies 200 text/plain; charset=utf-8 with everything fd holds. Takes fd. */
+static enum MHD_Result http_reply_text_fd(http_req_t *req, int fd) {
+  struct stat st;
+  char *buf = NULL;
+  size_t len = 0;
+  enum MHD_Result r = MHD_NO;
+  if (fstat(fd, &st) == 0 && (buf = malloc((size_t)st.st_size + 1)) != NULL) {
+    while (len < (size_t)st.st_size) {
+      ssize_t got = pread(fd, buf + len, (size_t)st.st_size - len, (off_t)len);
+      if (got < 0 && errno == EINTR)
+        continue;
+      if (got <= 0)
+        break;
+      len += (size_t)got;
+    }
+    r = http_reply(req, MHD_HTTP_OK, "text/plain; charset=utf-8", buf, len);
+  }
+  free(buf);
+  close(fd);
+  return r;
+}
+
+/* Writes snap (minus base when set) to a fresh file and answers with it; frees both snapshots. */
+static enum MHD_Result http_heap_send(http_req_t *req, void *snap, void *base, int64_t debug,
+                                      bool allocs) {
+  char msg[160], buf[96], filename[32];
+  int fd = http_memfd();
+  int rc = fd < 0 ? fd : ext_core->heap_write(fd, snap, base, debug != 0 ? 1 : 0, allocs);
+  ext_core->heap_snapshot_free(snap);
+  if (base != NULL)
+    ext_core->heap_snapshot_free(base);
+  if (rc < 0) {
+    if (fd >= 0)
+      close(fd);
+    if (base != NULL) /* Go's words when its Merge fails */
+      return http_serve_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "failed to compute delta");
+    snprintf(msg, sizeof msg, "Could not write heap profile: %s", strerror_r(-rc, buf, sizeof buf));
+    return http_serve_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
+  }
+  if (debug != 0)
+    return http_reply_text_fd(req, fd);
+  snprintf(filename, sizeof filename, "%s%s", allocs ? "allocs" : "heap",
+           base != NULL ? "-delta" : "");
+  return http_reply_fd(req, fd, filename);
+}
+
+static enum MHD_Result http_heap_serve_as(http_req_t *req, bool allocs) {
+  static const char failed[] = "failed to collect profile";
+  void *base = NULL, *snap;
+  int sec;
+  const char *bad = http_seconds_delta(http_query(req, "seconds"), &sec);
+  int64_t debug = http_atoi(http_query(req, "debug"));
+  if (bad != NULL)
+    return http_serve_error(req, MHD_HTTP_BAD_REQUEST, bad);
+  if (sec > 0 && debug != 0)
+    return http_serve_error(req, MHD_HTTP_BAD_REQUEST, "seconds and debug params are incompatible");
+  if (!HTTP_CORE_HAS(heap_snapshot) || !HTTP_CORE_HAS(heap_snapshot_free) ||
+      !HTTP_CORE_HAS(heap_write))
+    return http_serve_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, failed);
+  if (sec > 0) {
+    if ((base = ext_core->heap_snapshot()) == NULL)
+      return http_serve_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, failed);
+    if (!http_sleep(req, sec)) {
+      ext_core->heap_snapshot_free(base);
+      return MHD_NO;
+    }
+  }
+  if ((snap = ext_core->heap_snapshot()) == NULL) {
+    if (base != NULL)
+      ext_core->heap_snapshot_free(base);
+    return http_serve_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, failed);
+  }
+  return http_heap_send(req, snap, base, debug, allocs);
+}
+
+static enum MHD_Result http_heap_serve(http_req_t *req) { return http_heap_serve_as(req, false); }
+static enum MHD_Result http_allocs_serve(http_req_t *req) { return http_heap_serve_as(req, true); }
+
 /* ------------------------------------------------------------ the table ------------------- */
 
 const http_endpoint_t http_endpoints[] = {
+    {"allocs", "A sampling of all past memory allocations", http_heap_count, http_allocs_serve, 0},
     {"cmdline", "The command line invocation of the current program", NULL, http_cmdline_serve, 0},
     {"profile",
      "CPU profile. You can specify the duration in the seconds GET parameter. After you get the "
      "profile file, use the go tool pprof command to investigate the profile.",
      NULL, http_profile_serve, 0},
+    {"heap",
+     "A sampling of memory allocations of live objects. You can specify the gc GET parameter to "
+     "run GC before taking the heap sample.",
+     http_heap_count, http_heap_serve, 0},
 };
 
 const size_t http_nendpoints = sizeof http_endpoints / sizeof http_endpoints[0];

@@ -544,22 +544,24 @@ static size_t sym_resolve(sym_t *s, uint64_t addr, sym_frame_t *frames, size_t m
   Dwfl_Module *mod = s->dwfl != NULL ? dwfl_addrmodule(s->dwfl, addr) : NULL;
   if (mod == NULL)
     return 0;
+  GElf_Off off = 0;
+  GElf_Sym sym;
+  const char *name = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
+  uint64_t entry = name != NULL ? addr - off : 0;
   Dwarf_Addr bias = 0;
   Dwarf *dw = sym_mod_dwarf(mod, &bias);
   size_t nf = dw != NULL ? sym_lookup_dwarf(s, dw, addr - bias, frames, max) : 0;
   if (nf > 0) {
     *flags |= SYM_FROM_DWARF;
-    return nf;
+  } else if (name != NULL && name[0] != '\0') {
+    memset(&frames[0], 0, sizeof(frames[0]));
+    sym_frame_name(s, &frames[0], name, NULL);
+    frames[0].file = "";
+    nf = 1;
   }
-  GElf_Off off = 0;
-  GElf_Sym sym;
-  const char *name = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
-  if (name == NULL || name[0] == '\0')
-    return 0;
-  memset(&frames[0], 0, sizeof(frames[0]));
-  sym_frame_name(s, &frames[0], name, NULL);
-  frames[0].file = "";
-  return 1;
+  for (size_t i = 0; i < nf; i++)
+    frames[i].entry = entry;
+  return nf;
 }
 
 /* ------------------------------------------------------------------ the cache ---------------- */

@@ -38,6 +38,8 @@ typedef struct sym_frame {
   const char *file;        /* "" when unknown */
   int64_t line;            /* 0 when unknown */
   int64_t start_line;      /* DW_AT_decl_line of the function; 0 when unknown */
+  uint64_t entry; /* start of the ELF symbol holding the address (the same for every frame of
+                     one address, for "func+0x.." offsets); 0 when no symbol holds it */
 } sym_frame_t;
 
 enum {

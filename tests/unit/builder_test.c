@@ -205,7 +205,10 @@ static void bt_fixture_init(bt_fixture_t *fx) {
   fx->pcs_b[1] = ret_static;
   fx->pcs_c[0] = fx->dtor_pc + 1;
   fx->samples[0] = (rt_sample_t){.pcs = fx->pcs_a, .depth = 5, .values = {3, 30000000}};
-  fx->samples[1] = (rt_sample_t){.pcs = fx->pcs_b, .depth = 2, .values = {1, 10000000}};
+  static const rt_label_t labels[2] = {{.key = "bytes", .num = 4096},
+                                       {.key = "tenant", .str = "blue"}};
+  fx->samples[1] = (rt_sample_t){
+      .pcs = fx->pcs_b, .depth = 2, .values = {1, 10000000}, .labels = labels, .nlabels = 2};
   fx->samples[2] = (rt_sample_t){.synthetic = bt_synth, .values = {2, 20000000}};
   fx->samples[3] = (rt_sample_t){.pcs = fx->pcs_c, .depth = 1, .values = {1, 10000000}};
   rt_profile_desc_t d = {
@@ -335,6 +338,14 @@ static void bt_check_samples(const prof_t *p, const bt_fixture_t *fx) {
     const prof_location_t *l = prof_location_by_id(p, p->sample[0].location_id[i]);
     CHECK(l != NULL && l->address == addr_a[i], "sample 0 frame %zu", i);
   }
+  const prof_sample_t *lab = &p->sample[1];
+  CHECK(lab->nlabel == 2 && strcmp(prof_str(p, lab->label[0].key), "bytes") == 0 &&
+            lab->label[0].num == 4096 && lab->label[0].str == 0 && lab->label[0].num_unit == 0,
+        "numeric label bytes=4096");
+  CHECK(lab->nlabel == 2 && strcmp(prof_str(p, lab->label[1].key), "tenant") == 0 &&
+            strcmp(prof_str(p, lab->label[1].str), "blue") == 0,
+        "string label tenant=blue");
+  CHECK(p->sample[0].nlabel == 0, "no labels where none were given");
   const prof_sample_t *s = &p->sample[2];
   const prof_location_t *l = s->nlocation == 1 ? prof_location_by_id(p, s->location_id[0]) : NULL;
   CHECK(l != NULL && l->mapping_id == 0 && l->nline == 1 &&

@@ -8,6 +8,11 @@
  * exact answers (index layout, cmdline, profile headers, serveError bodies), the limits (405, 404,
  * 401, 400), hostile input (an oversized URL, garbage, a request line without a version, bad
  * percent-escapes) after which the server must still answer, and the start/stop contract.
+ *
+ * The stub's heap profile numbers its snapshots (1, 2, 3, ...) and its heap_write writes what it
+ * was asked for ("snap=3 base=2 debug=0 allocs=1"), so the answers to /heap and /allocs show which
+ * snapshot was written minus which, in which form; a count of live snapshots shows that every one
+ * is freed, also when the client of a delta goes away.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -85,6 +90,36 @@ static const char *stub_cmdline(size_t *len) {
   return stub_args;
 }
 
+/* Snapshots are numbered; stub_heap_fail makes the next ones fail, stub_write_err the writes. */
+static atomic_int stub_snaps, stub_snaps_live;
+static bool stub_heap_fail;
+static int stub_write_err;
+
+static void *stub_heap_snapshot(void) {
+  int *snap = stub_heap_fail ? NULL : malloc(sizeof *snap);
+  if (snap == NULL)
+    return NULL;
+  *snap = atomic_fetch_add(&stub_snaps, 1) + 1;
+  atomic_fetch_add(&stub_snaps_live, 1);
+  return snap;
+}
+
+static void stub_heap_snapshot_free(void *snap) {
+  free(snap);
+  atomic_fetch_sub(&stub_snaps_live, 1);
+}
+
+static int stub_heap_write(int fd, const void *snap, const void *base, int debug, bool allocs) {
+  char text[128];
+  int n = snprintf(text, sizeof text, "snap=%d base=%d debug=%d allocs=%d", *(const int *)snap,
+                   base != NULL ? *(const int *)base : 0, debug, allocs);
+  if (stub_write_err != 0)
+    return stub_write_err;
+  return write(fd, text, (size_t)n) == n ? 0 : -EIO;
+}
+
+static long stub_heap_count(void) { return 7; }
+
 static const core_api_t stub_core = {
     .size = sizeof(core_api_t),
     .cpu_start = stub_cpu_start,
@@ -92,6 +127,10 @@ static const core_api_t stub_core = {
     .cpu_running = stub_cpu_running,
     .report = stub_report,
     .cmdline = stub_cmdline,
+    .heap_snapshot = stub_heap_snapshot,
+    .heap_snapshot_free = stub_heap_snapshot_free,
+    .heap_write = stub_heap_write,
+    .heap_count = stub_heap_count,
 };
 
 /* ------------------------------------------------------------ a tiny HTTP client ---------- */
@@ -321,9 +360,8 @@ static const char index_head[] =
     "\n\twidth:6rem;\n}\n</style>\n</head>\n<body>\n/debug/pprof/\n<br>\n<p>Set debug=1 as a query "
     "parameter to export in legacy text format</p>\n<br>\nTypes of profiles available:\n<table>\n"
     "<thead><td>Count</td><td>Profile</td></thead>\n";
-static const char index_middle[] =
-    "</table>\n<a href=\"goroutine?debug=2\">full goroutine stack dump</a>\n<br>\n<p>\n"
-    "Profile Descriptions:\n<ul>\n";
+/* Go's, less the goroutine?debug=2 link: there is no goroutine row to point at. */
+static const char index_middle[] = "</table>\n<br>\n<p>\nProfile Descriptions:\n<ul>\n";
 static const char index_tail[] = "</ul>\n</p>\n</body>\n</html>";
 
 static void test_index(int port) {
@@ -339,6 +377,14 @@ static void test_index(int port) {
   CHECK(strstr(b, index_middle) != NULL);
   CHECK(strstr(b, "<tr><td>0</td><td><a href='cmdline?debug=1'>cmdline</a></td></tr>\n") != NULL);
   CHECK(strstr(b, "<tr><td>0</td><td><a href='profile?debug=1'>profile</a></td></tr>\n") != NULL);
+  CHECK(strstr(b, "<tr><td>7</td><td><a href='heap?debug=1'>heap</a></td></tr>\n") != NULL);
+  CHECK(strstr(b, "<tr><td>7</td><td><a href='allocs?debug=1'>allocs</a></td></tr>\n") != NULL);
+  CHECK(strstr(b, "<li><div class=profile-name>heap: </div> A sampling of memory allocations of "
+                  "live objects. You can specify the gc GET parameter to run GC before taking the "
+                  "heap sample.</li>\n") != NULL);
+  CHECK(strstr(b, "<li><div class=profile-name>allocs: </div> A sampling of all past memory "
+                  "allocations</li>\n") != NULL);
+  CHECK(strstr(b, "goroutine?debug=2") == NULL);
   CHECK(strstr(b, "<li><div class=profile-name>cmdline: </div> The command line invocation of the "
                   "current program</li>\n") != NULL);
   CHECK(strstr(b, "<li><div class=profile-name>profile: </div> CPU profile. You can specify the "
@@ -361,7 +407,7 @@ static void test_index(int port) {
   int descs = 0;
   for (const char *p = b; (p = strstr(p, "<li><div class=profile-name>")) != NULL; p++)
     descs++;
-  CHECK(rows >= 2 && sorted && descs == rows);
+  CHECK(rows >= 4 && sorted && descs == rows);
   resp_free(&r);
 
   request(port, "HEAD", "/debug/pprof/", NULL, &r);
@@ -460,6 +506,97 @@ static void test_concurrent_profiles(int port) {
   CHECK(first.r.status == 200 && body_is(&first.r, stub_bytes, STUB_LEN));
   resp_free(&first.r);
   resp_free(&second);
+}
+
+/* ------------------------------------------------------------ heap and allocs ------------- */
+
+/* GETs target; checks the status, Content-Type, Content-Disposition ("": none) and body. */
+static void heap_get(int port, const char *target, int status, const char *type, const char *disp,
+                     const char *body) {
+  resp_t r;
+  get(port, target, &r);
+  bool ok = r.status == status && strcmp(header(&r, "Content-Type"), type) == 0 &&
+            strcmp(header(&r, "Content-Disposition"), disp) == 0 && body_is(&r, body, strlen(body));
+  CHECK(ok);
+  if (!ok)
+    fprintf(stderr, "  %s: %d [%s] %.*s, want %d [%s] %s\n", target, r.status,
+            header(&r, "Content-Disposition"), (int)r.body_len, r.body != NULL ? r.body : "",
+            status, disp, body);
+  if (status != 200)
+    CHECK(strcmp(header(&r, "X-Go-Pprof"), "1") == 0);
+  resp_free(&r);
+}
+
+/* What the stub writes for the next request: snapshot next (minus next - 1 for a delta). */
+static const char *heap_want(bool delta, int debug, bool allocs) {
+  static char want[128];
+  int next = atomic_load(&stub_snaps) + 1 + delta;
+  snprintf(want, sizeof want, "snap=%d base=%d debug=%d allocs=%d", next, delta ? next - 1 : 0,
+           debug, allocs);
+  return want;
+}
+
+static void test_heap(int port) {
+  static const char bin[] = "application/octet-stream", txt[] = "text/plain; charset=utf-8";
+  static const char *const p = "/debug/pprof/";
+  char t[128];
+#define TARGET(q) (snprintf(t, sizeof t, "%s%s", p, q), t)
+  heap_get(port, TARGET("heap"), 200, bin, "attachment; filename=\"heap\"", heap_want(0, 0, 0));
+  heap_get(port, TARGET("allocs"), 200, bin, "attachment; filename=\"allocs\"", heap_want(0, 0, 1));
+  heap_get(port, TARGET("heap?gc=1"), 200, bin, "attachment; filename=\"heap\"",
+           heap_want(0, 0, 0));
+  heap_get(port, TARGET("heap?debug=1"), 200, txt, "", heap_want(0, 1, 0));
+  heap_get(port, TARGET("allocs?debug=2"), 200, txt, "", heap_want(0, 1, 1));
+  heap_get(port, TARGET("heap?debug=-1"), 200, txt, "", heap_want(0, 1, 0));
+  heap_get(port, TARGET("heap?debug=abc"), 200, bin, "attachment; filename=\"heap\"",
+           heap_want(0, 0, 0));
+  /* strconv.Atoi returns the clamped value with its range error, which Go ignores. */
+  heap_get(port, TARGET("heap?debug=99999999999999999999"), 200, txt, "", heap_want(0, 1, 0));
+  heap_get(port, TARGET("heap?seconds="), 200, bin, "attachment; filename=\"heap\"",
+           heap_want(0, 0, 0));
+
+  /* Deltas: the later snapshot minus the earlier, N seconds apart. */
+  double t0 = now_s();
+  heap_get(port, TARGET("heap?seconds=1"), 200, bin, "attachment; filename=\"heap-delta\"",
+           heap_want(1, 0, 0));
+  CHECK(now_s() - t0 >= 1.0);
+  heap_get(port, TARGET("allocs?seconds=1&debug=0"), 200, bin,
+           "attachment; filename=\"allocs-delta\"", heap_want(1, 0, 1));
+  int before = atomic_load(&stub_snaps);
+  heap_get(port, TARGET("heap?seconds=1&debug=1"), 400, txt, "",
+           "seconds and debug params are incompatible\n");
+  static const char positive[] = "invalid value for \"seconds\" - must be a positive integer\n";
+  heap_get(port, TARGET("heap?seconds=0"), 400, txt, "", positive);
+  heap_get(port, TARGET("allocs?seconds=abc&debug=1"), 400, txt, "", positive);
+  heap_get(port, TARGET("allocs?seconds=-2"), 400, txt, "", positive);
+  CHECK(atomic_load(&stub_snaps) == before);
+
+  static const char collect[] = "failed to collect profile\n";
+  stub_heap_fail = true;
+  heap_get(port, TARGET("heap"), 500, txt, "", collect);
+  heap_get(port, TARGET("allocs?seconds=1"), 500, txt, "", collect);
+  stub_heap_fail = false;
+  stub_write_err = -ENOMEM;
+  heap_get(port, TARGET("heap"), 500, txt, "",
+           "Could not write heap profile: Cannot allocate memory\n");
+  heap_get(port, TARGET("heap?seconds=1"), 500, txt, "", "failed to compute delta\n");
+  stub_write_err = 0;
+  CHECK(atomic_load(&stub_snaps_live) == 0);
+
+  /* A client that leaves during a delta: its first snapshot is freed and no second is taken. */
+  static const char req[] = "GET /debug/pprof/heap?seconds=30 HTTP/1.1\r\nHost: x\r\n\r\n";
+  before = atomic_load(&stub_snaps);
+  int fd = tcp_connect(port);
+  CHECK(fd >= 0 && send(fd, req, sizeof req - 1, MSG_NOSIGNAL) == (ssize_t)(sizeof req - 1));
+  for (int i = 0; i < 500 && atomic_load(&stub_snaps) == before; i++)
+    usleep(10000);
+  CHECK(atomic_load(&stub_snaps_live) == 1);
+  close(fd);
+  for (int i = 0; i < 500 && atomic_load(&stub_snaps_live) != 0; i++)
+    usleep(10000);
+  CHECK(atomic_load(&stub_snaps_live) == 0 && atomic_load(&stub_snaps) == before + 1);
+  CHECK(serves_index(port));
+#undef TARGET
 }
 
 static void test_errors(int port) {
@@ -626,6 +763,7 @@ int main(void) {
   test_cmdline(port);
   test_profile(port);
   test_concurrent_profiles(port);
+  test_heap(port);
   test_errors(port);
   test_hostile(port);
   test_stop_in_flight(port);

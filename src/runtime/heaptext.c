@@ -1,0 +1,382 @@
+/*
+ * heaptext.c — the heap profile as Go's heap?debug=1 text (runtime/pprof writeHeapInternal).
+ *
+ * The text is produced in two passes, the way Go produces it. The first prints what Go's fmt calls
+ * print into a memory buffer:
+ *
+ *   heap profile: <inuse objs>: <inuse bytes> [<alloc objs>: <alloc bytes>] @ heap/<2*rate>
+ *   <inuse objs>: <inuse bytes> [<alloc objs>: <alloc bytes>] @ 0x<ret pc> 0x<ret pc> ...
+ *   #\t0x<pc-1>\t<function>+0x<pc-1 - entry>\t<file>:<line>      one per frame, inlined expanded
+ *   (blank line)
+ *   ...
+ *   (blank line)
+ *   # cprof.MallocStats        where Go writes "# runtime.MemStats"
+ *   # <mallinfo2 field> = N    arena, ordblks, hblks, hblkhd, uordblks, fordblks, keepcost
+ *   # RSS = N                  /proc/self/statm, bytes
+ *   # MaxRSS = N               getrusage ru_maxrss * 1024, as Go's addMaxRSS
+ *   (blank line)
+ *   --- Memory map: ---        the executable mappings, in pprof's "brief" maps format
+ *   <start>-<limit> r-xp <path> (@<offset>) <build id>
+ *
+ * Records are sorted by in-use bytes, largest first (Go's sort.Slice is not stable; ties here are
+ * broken by alloc bytes, then the counts, then the stack, so the same data gives the same bytes).
+ * The header's totals are sums over the records, and when total in-use bytes equal total alloc
+ * bytes the header's alloc bytes are one more (Go's guard against pprof reading a 2-column
+ * profile). Counts are the raw sampled ones; pprof unbiases them itself ("heap/<2R>" means v2
+ * sampling at rate R).
+ *
+ * The second pass is Go's text/tabwriter as writeHeapInternal configures it (minwidth 1, tabwidth
+ * 8, padding 1, padchar '\t', no flags): each line is cut into cells at its tabs, the last cell of
+ * a line being outside every column; consecutive lines with a cell in column k form a block whose
+ * width is its widest cell plus one, and every cell of the block is followed by as many tabs as it
+ * takes to reach that width rounded up to a multiple of 8. Only the "#" frame lines have tabs, so
+ * only they are realigned, record by record.
+ *
+ * The comment lines follow Go's printStackRecord for the frames of a return address: the address
+ * printed and symbolized is pc - 1 (the call), inlined functions come first and the physical
+ * function last, every frame of one address printing the same address and the same offset (from
+ * the physical function's entry, as Go's Frame.Entry: the start of the ELF symbol holding the
+ * address, sym_frame_t.entry). An address nothing knows prints "#\t0x..".
+ *
+ * The memory map is not in Go's text (Go binaries are rarely position-independent and their
+ * profiles are read with the binary); pprof's legacy parser skips every "#" line, stops reading
+ * samples at "--- Memory map: ---" and reads the mappings after it, so it can symbolize a PIE
+ * program and its libraries from this text alone.
+ *
+ * Runs in an ordinary thread, never a signal handler; allocates with malloc. The symbolizer is
+ * held only while the text is built in memory, and released before anything is written to fd.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <malloc.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "runtime/ext.h"
+#include "runtime/mappings.h"
+#include "runtime/symbolize.h"
+
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+#define HT_HAVE_MALLINFO2 1
+#endif
+
+/* text/tabwriter.NewWriter(w, 1, 8, 1, '\t', 0), as writeHeapInternal makes it. */
+#define HT_TW_MINWIDTH 1
+#define HT_TW_TABWIDTH 8
+#define HT_TW_PADDING 1
+
+/* ------------------------------------------------------------ allocator statistics -------- */
+
+/* What stands in for Go's runtime.MemStats, read before anything else so that the writer's own
+ * allocations do not show (as Go reads MemStats first). -1: not available. */
+typedef struct ht_stats {
+  long long mi[7];
+  long long rss, maxrss;
+} ht_stats_t;
+
+static const char *const ht_mi_names[7] = {"arena",    "ordblks",  "hblks",   "hblkhd",
+                                           "uordblks", "fordblks", "keepcost"};
+
+static long long ht_rss_read(void) {
+  char buf[128];
+  long long size = 0, resident = -1;
+  long page = sysconf(_SC_PAGESIZE);
+  int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+  if (fd >= 0)
+    close(fd);
+  if (n <= 0 || page <= 0)
+    return -1;
+  buf[n] = '\0';
+  if (sscanf(buf, "%lld %lld", &size, &resident) != 2)
+    return -1;
+  return resident * page;
+}
+
+static void ht_stats_read(ht_stats_t *st) {
+  struct rusage ru;
+#ifdef HT_HAVE_MALLINFO2
+  struct mallinfo2 m = mallinfo2();
+  const size_t v[7] = {m.arena, m.ordblks, m.hblks, m.hblkhd, m.uordblks, m.fordblks, m.keepcost};
+  for (int i = 0; i < 7; i++)
+    st->mi[i] = (long long)v[i];
+#else
+  for (int i = 0; i < 7; i++)
+    st->mi[i] = -1;
+#endif
+  st->rss = ht_rss_read();
+  st->maxrss = getrusage(RUSAGE_SELF, &ru) == 0 ? (long long)ru.ru_maxrss * 1024 : -1;
+}
+
+static void ht_stats_print(FILE *f, const ht_stats_t *st) {
+  fputs("\n# cprof.MallocStats\n", f);
+  for (int i = 0; i < 7; i++)
+    if (st->mi[i] >= 0)
+      fprintf(f, "# %s = %lld\n", ht_mi_names[i], st->mi[i]);
+  if (st->rss >= 0)
+    fprintf(f, "# RSS = %lld\n", st->rss);
+  if (st->maxrss >= 0) /* Go's addMaxRSS leaves the line out when getrusage fails */
+    fprintf(f, "# MaxRSS = %lld\n", st->maxrss);
+}
+
+/* ------------------------------------------------------------ records --------------------- */
+
+static int ht_cmp_i64(int64_t a, int64_t b) { return a > b ? -1 : a < b ? 1 : 0; } /* descending */
+
+/* In-use bytes descending (Go's order), then a total order of everything else for determinism. */
+static int ht_record_cmp(const void *pa, const void *pb) {
+  const rt_heap_record_t *a = *(const rt_heap_record_t *const *)pa;
+  const rt_heap_record_t *b = *(const rt_heap_record_t *const *)pb;
+  int c = ht_cmp_i64(a->inuse_bytes, b->inuse_bytes);
+  if (c == 0)
+    c = ht_cmp_i64(a->alloc_bytes, b->alloc_bytes);
+  if (c == 0)
+    c = ht_cmp_i64(a->inuse_objects, b->inuse_objects);
+  if (c == 0)
+    c = ht_cmp_i64(a->alloc_objects, b->alloc_objects);
+  for (uint32_t i = 0; c == 0 && i < a->depth && i < b->depth; i++)
+    c = a->pcs[i] < b->pcs[i] ? -1 : a->pcs[i] > b->pcs[i];
+  if (c == 0)
+    c = a->depth < b->depth ? -1 : a->depth > b->depth;
+  return c;
+}
+
+/* The header: totals over every record, with Go's +1 on alloc bytes when they equal in-use. */
+static void ht_header_print(FILE *f, const rt_heap_text_t *t) {
+  int64_t io = 0, ib = 0, ao = 0, ab = 0;
+  for (size_t i = 0; i < t->nrecords; i++) {
+    io += t->records[i].inuse_objects;
+    ib += t->records[i].inuse_bytes;
+    ao += t->records[i].alloc_objects;
+    ab += t->records[i].alloc_bytes;
+  }
+  if (ib == ab)
+    ab++;
+  fprintf(f,
+          "heap profile: %" PRId64 ": %" PRId64 " [%" PRId64 ": %" PRId64 "] @ heap/%" PRId64 "\n",
+          io, ib, ao, ab, 2 * t->rate);
+}
+
+/* printStackRecord's lines for one stack, and the blank line after it. */
+static void ht_stack_print(FILE *f, sym_t *sym, const rt_heap_record_t *r) {
+  for (uint32_t i = 0; i < r->depth; i++) {
+    uintptr_t pc = r->pcs[i] > 0 ? r->pcs[i] - 1 : 0; /* the call, not the return address */
+    size_t n = 0;
+    unsigned flags = 0;
+    const sym_frame_t *fr = sym != NULL ? sym_lookup(sym, pc, &n, &flags) : NULL;
+    if (fr == NULL || n == 0) {
+      fprintf(f, "#\t0x%" PRIxPTR "\n", pc);
+      continue;
+    }
+    uintptr_t off = pc - (uintptr_t)fr[n - 1].entry;
+    for (size_t k = 0; k < n; k++) {
+      if (fr[k].name == NULL || fr[k].name[0] == '\0') /* Go's line for a frame with no name */
+        fprintf(f, "#\t0x%" PRIxPTR "\n", pc);
+      else
+        fprintf(f, "#\t0x%" PRIxPTR "\t%s+0x%" PRIxPTR "\t%s:%" PRId64 "\n", pc, fr[k].name, off,
+                fr[k].file != NULL ? fr[k].file : "", fr[k].line);
+    }
+  }
+  fputc('\n', f);
+}
+
+static void ht_record_print(FILE *f, sym_t *sym, const rt_heap_record_t *r) {
+  fprintf(f, "%" PRId64 ": %" PRId64 " [%" PRId64 ": %" PRId64 "] @", r->inuse_objects,
+          r->inuse_bytes, r->alloc_objects, r->alloc_bytes);
+  for (uint32_t i = 0; i < r->depth; i++)
+    fprintf(f, " 0x%" PRIxPTR, r->pcs[i]);
+  fputc('\n', f);
+  ht_stack_print(f, sym, r);
+}
+
+/* pprof's legacy parser reads mappings after this sentinel ("brief" format, build ID last). */
+static void ht_maps_print(FILE *f, const map_list_t *maps) {
+  if (maps->n == 0)
+    return;
+  fputs("\n--- Memory map: ---\n", f);
+  for (size_t i = 0; i < maps->n; i++) {
+    const map_entry_t *m = &maps->v[i];
+    fprintf(f, "%" PRIx64 "-%" PRIx64 " r-xp %s (@%" PRIx64 ")%s%s\n", m->start, m->limit, m->path,
+            m->offset, m->build_id[0] != '\0' ? " " : "", m->build_id);
+  }
+}
+
+/* ------------------------------------------------------------ Go's tabwriter -------------- */
+
+typedef struct ht_cell {
+  const char *p;
+  size_t len, width; /* width in runes, as utf8.RuneCount */
+} ht_cell_t;
+
+typedef struct ht_tw {
+  ht_cell_t *cells;
+  size_t *first; /* line i is cells[first[i] .. first[i+1]) */
+  size_t nlines;
+  size_t *widths; /* the column widths of the enclosing blocks */
+  size_t nwidths;
+  FILE *out;
+} ht_tw_t;
+
+static size_t ht_runes(const char *p, size_t len) {
+  size_t n = 0;
+  for (size_t i = 0; i < len; i++)
+    n += ((unsigned char)p[i] & 0xc0) != 0x80;
+  return n;
+}
+
+static size_t ht_tw_ncells(const ht_tw_t *tw, size_t line) {
+  return tw->first[line + 1] - tw->first[line];
+}
+
+/* tabwriter.writeLines: every terminated cell padded with tabs to its column's width. */
+static void ht_tw_write_lines(ht_tw_t *tw, size_t line0, size_t line1) {
+  for (size_t i = line0; i < line1; i++) {
+    size_t nc = ht_tw_ncells(tw, i);
+    for (size_t j = 0; j < nc; j++) {
+      const ht_cell_t *c = &tw->cells[tw->first[i] + j];
+      fwrite(c->p, 1, c->len, tw->out);
+      if (j < tw->nwidths) {
+        size_t cellw = (tw->widths[j] + HT_TW_TABWIDTH - 1) / HT_TW_TABWIDTH * HT_TW_TABWIDTH;
+        for (size_t pad = (cellw - c->width + HT_TW_TABWIDTH - 1) / HT_TW_TABWIDTH; pad > 0; pad--)
+          fputc('\t', tw->out);
+      }
+    }
+    if (i + 1 < tw->nlines)
+      fputc('\n', tw->out);
+  }
+}
+
+/* tabwriter.format: finds the blocks of column nwidths within [line0, line1) and recurses. */
+static void ht_tw_format(ht_tw_t *tw, size_t line0, size_t line1) {
+  size_t column = tw->nwidths;
+  for (size_t ln = line0; ln < line1; ln++) {
+    if (column + 1 >= ht_tw_ncells(tw, ln))
+      continue;
+    ht_tw_write_lines(tw, line0, ln);
+    line0 = ln;
+    size_t width = HT_TW_MINWIDTH;
+    for (; ln < line1 && column + 1 < ht_tw_ncells(tw, ln); ln++) {
+      size_t w = tw->cells[tw->first[ln] + column].width + HT_TW_PADDING;
+      if (w > width)
+        width = w;
+    }
+    tw->widths[tw->nwidths++] = width;
+    ht_tw_format(tw, line0, ln);
+    tw->nwidths--;
+    line0 = ln;
+  }
+  ht_tw_write_lines(tw, line0, line1);
+}
+
+/* Runs text (lines ending in '\n') through the tabwriter into out. 0 or -ENOMEM. */
+static int ht_tabwrite(const char *text, size_t len, FILE *out) {
+  size_t ncells = 1, nlines = 1, maxcells = 1, cur = 1;
+  for (size_t i = 0; i < len; i++) {
+    ncells += text[i] == '\t' || text[i] == '\n';
+    cur = text[i] == '\n' ? 1 : cur + (text[i] == '\t');
+    nlines += text[i] == '\n';
+    maxcells = cur > maxcells ? cur : maxcells;
+  }
+  ht_tw_t tw = {.cells = malloc(ncells * sizeof(ht_cell_t)),
+                .first = malloc((nlines + 1) * sizeof(size_t)),
+                .widths = malloc(maxcells * sizeof(size_t)),
+                .out = out};
+  int err = 0;
+  if (tw.cells == NULL || tw.first == NULL || tw.widths == NULL) {
+    err = -ENOMEM;
+    goto out;
+  }
+  size_t nc = 0, start = 0;
+  tw.first[0] = 0;
+  for (size_t i = 0; i <= len; i++) {
+    if (i < len && text[i] != '\t' && text[i] != '\n')
+      continue;
+    tw.cells[nc++] = (ht_cell_t){text + start, i - start, ht_runes(text + start, i - start)};
+    start = i + 1;
+    if (i == len || text[i] == '\n')
+      tw.first[++tw.nlines] = nc;
+  }
+  ht_tw_format(&tw, 0, tw.nlines);
+out:
+  free(tw.cells);
+  free(tw.first);
+  free(tw.widths);
+  return err;
+}
+
+/* ------------------------------------------------------------ writing --------------------- */
+
+static int ht_write_all(int fd, const char *p, size_t len) {
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return n < 0 ? -errno : -EIO;
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+/* The text before the tabwriter: records sorted, symbolized, stats and mappings. */
+static int ht_raw_build(const rt_heap_text_t *t, const ht_stats_t *st, char **raw, size_t *len) {
+  const rt_heap_record_t **order = malloc((t->nrecords + 1) * sizeof *order);
+  map_list_t maps;
+  FILE *f;
+  *raw = NULL;
+  *len = 0;
+  if (order == NULL || (f = open_memstream(raw, len)) == NULL) {
+    free(order);
+    return -ENOMEM;
+  }
+  for (size_t i = 0; i < t->nrecords; i++)
+    order[i] = &t->records[i];
+  qsort(order, t->nrecords, sizeof *order, ht_record_cmp);
+  if (map_list_read(&maps) < 0)
+    maps = (map_list_t){0}; /* then no names and no memory map, but the numbers still */
+  sym_t *sym = t->nrecords > 0 ? sym_acquire(&maps) : NULL;
+  ht_header_print(f, t);
+  for (size_t i = 0; i < t->nrecords; i++)
+    ht_record_print(f, sym, order[i]);
+  if (sym != NULL)
+    sym_release(sym);
+  ht_stats_print(f, st);
+  ht_maps_print(f, &maps);
+  map_list_free(&maps);
+  free(order);
+  bool bad = ferror(f) != 0;
+  if (fclose(f) != 0 || bad) {
+    free(*raw);
+    *raw = NULL;
+    return -ENOMEM;
+  }
+  return 0;
+}
+
+int heaptext_write(int fd, const rt_heap_text_t *text) {
+  ht_stats_t st;
+  char *raw = NULL, *done = NULL;
+  size_t rawlen = 0, donelen = 0;
+  if (text == NULL || (text->nrecords > 0 && text->records == NULL) || fd < 0)
+    return -EINVAL;
+  ht_stats_read(&st);
+  int err = ht_raw_build(text, &st, &raw, &rawlen);
+  if (err == 0) {
+    FILE *f = open_memstream(&done, &donelen);
+    err = f == NULL ? -ENOMEM : ht_tabwrite(raw, rawlen, f);
+    if (f != NULL && fclose(f) != 0 && err == 0)
+      err = -ENOMEM;
+  }
+  if (err == 0)
+    err = ht_write_all(fd, done, donelen);
+  free(raw);
+  free(done);
+  return err;
+}
