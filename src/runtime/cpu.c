@@ -25,6 +25,7 @@
 #include "cprof.h"
 #include "runtime/bg.h"
 #include "runtime/ext.h"
+#include "runtime/heap.h"
 #include "runtime/report.h"
 #include "runtime/ring.h"
 #include "runtime/sigprof.h"
@@ -78,7 +79,7 @@ static void reap_job(void) { cputimer_reap(); }
 
 /* ------------------------------------------------------------ writing --------------------- */
 
-static int write_profile(const ext_api_t *ext, int fd, int64_t duration) {
+static int write_profile_guarded(const ext_api_t *ext, int fd, int64_t duration) {
   size_t n = cpu.tab.nentries;
   stacktab_entry_t **entries = arena_alloc(&cpu.tab.arena, (n + 1) * sizeof *entries);
   rt_sample_t *samples = arena_alloc(&cpu.tab.arena, (n + 1) * sizeof *samples);
@@ -110,6 +111,13 @@ static int write_profile(const ext_api_t *ext, int fd, int64_t duration) {
       .nsamples = n,
   };
   return ext->profile_write(fd, &d);
+}
+
+static int write_profile(const ext_api_t *ext, int fd, int64_t duration) {
+  heap_guard_enter(); /* what the extension allocates to write is not in the heap profile */
+  int rc = write_profile_guarded(ext, fd, duration);
+  heap_guard_exit();
+  return rc;
 }
 
 /* ------------------------------------------------------------ start and stop -------------- */

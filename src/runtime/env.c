@@ -10,6 +10,9 @@
  * CPROF_OWNER_PID, and descendants that find another pid there do not profile to files or serve
  * HTTP (they would clobber the parent's file or fight for its port). A fork child stops the CPU
  * profile it inherited and writes nothing.
+ *
+ * Heap sampling is turned on, at Go's default rate, by CPROF_HEAP and CPROF_HTTP (both will read
+ * it); CPROF_MEM_RATE sets the rate itself, 0 included, and wins over that default.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,11 +26,14 @@
 
 #include "cprof.h"
 #include "runtime/cpu.h"
+#include "runtime/heap.h"
 #include "runtime/report.h"
 #include "runtime/sys.h"
 
 static char env_cpu_path[PATH_MAX]; /* absolute, %p expanded; "" when unset */
 static pid_t env_owner;            /* the pid that writes env_cpu_path */
+static char env_heap_path[PATH_MAX]; /* as env_cpu_path, for CPROF_HEAP */
+static pid_t env_heap_owner;
 
 /* Expands %p to the pid and makes the path absolute (the program may chdir before exit). */
 static int expand_path(const char *in, char *out, size_t outlen) {
@@ -61,28 +67,41 @@ static int claim_ownership(void) {
   return 1;
 }
 
-/* Writes the CPU profile to a temporary file beside the target, then renames it into place, so a
- * reader never sees half a profile. */
+/* Writes a profile with write_fn to a temporary file beside path, then renames it into place, so
+ * a reader never sees half a profile. 0 or a negative errno. */
+static int write_via_tmp(const char *path, int (*write_fn)(int fd)) {
+  char tmp[PATH_MAX + 32];
+  snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return -errno;
+  int rc = write_fn(fd);
+  if (close(fd) != 0 && rc == 0)
+    rc = -errno;
+  if (rc == 0 && rename(tmp, path) != 0)
+    rc = -errno;
+  if (rc != 0)
+    unlink(tmp);
+  return rc;
+}
+
 static void write_cpu_at_exit(void) {
   if (env_cpu_path[0] == '\0' || getpid() != env_owner || !cpu_running())
     return;
-  char tmp[PATH_MAX + 32];
-  snprintf(tmp, sizeof tmp, "%s.tmp.%d", env_cpu_path, (int)getpid());
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    report("cannot write the CPU profile to %s: %s", tmp, strerror(errno));
-    cpu_stop_into(-1);
-    return;
-  }
-  int rc = cpu_stop_into(fd);
-  if (close(fd) != 0 && rc == 0)
-    rc = -errno;
-  if (rc == 0 && rename(tmp, env_cpu_path) != 0)
-    rc = -errno;
+  int rc = write_via_tmp(env_cpu_path, cpu_stop_into);
   if (rc != 0) {
     report("CPU profile not written to %s: %s", env_cpu_path, strerror(-rc));
-    unlink(tmp);
+    if (cpu_running())
+      cpu_stop_into(-1); /* the file could not even be opened */
   }
+}
+
+static void write_heap_at_exit(void) {
+  if (env_heap_path[0] == '\0' || getpid() != env_heap_owner)
+    return;
+  int rc = write_via_tmp(env_heap_path, cprof_write_heap_profile);
+  if (rc != 0)
+    report("heap profile not written to %s: %s", env_heap_path, strerror(-rc));
 }
 
 static int parse_hz(const char *s) {
@@ -127,12 +146,40 @@ static void start_cpu_from_env(const char *path) {
   atexit(write_cpu_at_exit);
 }
 
+static void start_heap_from_env(const char *path) {
+  int rc = expand_path(path, env_heap_path, sizeof env_heap_path);
+  if (rc != 0) {
+    report("CPROF_HEAP=%s: %s", path, strerror(-rc));
+    env_heap_path[0] = '\0';
+    return;
+  }
+  env_heap_owner = getpid();
+  if ((rc = heap_enable_default()) != 0)
+    report("heap profile not started: %s", strerror(-rc)); /* the file will be empty */
+  atexit(write_heap_at_exit);
+}
+
+static void set_mem_rate_from_env(const char *s) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || end == s || *end != '\0' || v < 0) {
+    report("CPROF_MEM_RATE=%s is not a number of bytes >= 0: using %ld", s, HEAP_DEFAULT_RATE);
+    v = HEAP_DEFAULT_RATE;
+  }
+  int rc = heap_set_rate(v, true);
+  if (rc != 0)
+    report("CPROF_MEM_RATE=%s: heap profile not started: %s", s, strerror(-rc));
+}
+
 __attribute__((constructor)) static void cprof_env_init(void) {
   const char *cpu = getenv("CPROF_CPU");
   const char *http = getenv("CPROF_HTTP");
   const char *hz = getenv("CPROF_HZ");
   const char *timer = getenv("CPROF_TIMER");
-  if (!cpu && !http && !hz && !timer)
+  const char *heap = getenv("CPROF_HEAP");
+  const char *mem_rate = getenv("CPROF_MEM_RATE");
+  if (!cpu && !http && !hz && !timer && !heap && !mem_rate)
     return;
   if (hz) {
     int v = parse_hz(hz);
@@ -141,7 +188,13 @@ __attribute__((constructor)) static void cprof_env_init(void) {
   }
   if (timer)
     parse_timer_kind(timer);
-  int owner = (cpu && !strstr(cpu, "%p")) || http ? claim_ownership() : 1;
+  int owner = (cpu && !strstr(cpu, "%p")) || (heap && !strstr(heap, "%p")) || http
+                  ? claim_ownership()
+                  : 1;
+  if (mem_rate && *mem_rate)
+    set_mem_rate_from_env(mem_rate);
+  if (heap && *heap && (owner || strstr(heap, "%p")))
+    start_heap_from_env(heap);
   if (cpu && *cpu && (owner || strstr(cpu, "%p")))
     start_cpu_from_env(cpu);
   if (http && *http && owner) {

@@ -12,6 +12,7 @@
 #include <link.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 
 #include "runtime/cpu.h"
 #include "runtime/ext.h"
+#include "runtime/heap.h"
 #include "runtime/report.h"
 
 static char cmdline_buf[8192];
@@ -53,7 +55,48 @@ typedef struct module_bases {
 } module_bases_t;
 static module_bases_t ext_modules;
 
+/* In libcprof.a the extension's libraries are linked into the program: ext_modules stays empty. */
+static bool core_ext_module(uintptr_t base) {
+  for (size_t i = 0; i < ext_modules.n; i++)
+    if (ext_modules.base[i] == base)
+      return true;
+  return false;
+}
+
+/* The executable ranges of those modules, for the heap hooks: an allocation whose stack passes
+ * through the extension is the profiler's own (its HTTP server's threads, libdw, zlib). Written
+ * before ext_nranges is published; read without a lock. */
+#define EXT_RANGES_MAX 256
+static struct {
+  uintptr_t lo, hi;
+} ext_ranges[EXT_RANGES_MAX];
+static _Atomic size_t ext_nranges;
+
+/* Async-signal-safe. In libcprof.a there are no ranges: the extension is the program's code. */
+bool ext_code_has(uintptr_t pc) {
+  size_t n = atomic_load_explicit(&ext_nranges, memory_order_acquire);
+  for (size_t i = 0; i < n; i++)
+    if (pc >= ext_ranges[i].lo && pc < ext_ranges[i].hi)
+      return true;
+  return false;
+}
+
 #if defined(CPROF_EXT_DLOPEN)
+static int collect_ranges(struct dl_phdr_info *info, size_t size, void *data) {
+  (void)size;
+  size_t *n = data;
+  if (!core_ext_module(info->dlpi_addr))
+    return 0;
+  for (int i = 0; i < info->dlpi_phnum && *n < EXT_RANGES_MAX; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+      ext_ranges[*n].lo = info->dlpi_addr + ph->p_vaddr;
+      ext_ranges[(*n)++].hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+    }
+  }
+  return 0;
+}
+
 static int collect_base(struct dl_phdr_info *info, size_t size, void *data) {
   (void)size;
   module_bases_t *b = data;
@@ -71,13 +114,6 @@ static bool in_bases(const module_bases_t *b, uintptr_t base) {
 
 #endif
 
-/* In libcprof.a the extension's libraries are linked into the program: ext_modules stays empty. */
-static bool core_ext_module(uintptr_t base) {
-  for (size_t i = 0; i < ext_modules.n; i++)
-    if (ext_modules.base[i] == base)
-      return true;
-  return false;
-}
 
 static const core_api_t core_table = {
     .size = sizeof(core_api_t),
@@ -86,6 +122,10 @@ static const core_api_t core_table = {
     .cpu_running = cpu_running,
     .report = report,
     .cmdline = core_cmdline,
+    .heap_snapshot = heap_snapshot,
+    .heap_snapshot_free = heap_snapshot_free,
+    .heap_write = heap_write,
+    .heap_count = heap_count,
     .ext_module = core_ext_module,
 };
 
@@ -117,6 +157,9 @@ static void ext_load(void) {
     for (size_t i = 0; i < after.n; i++)
       if (!in_bases(&before, after.base[i]) && ext_modules.n < EXT_MODULES_MAX)
         ext_modules.base[ext_modules.n++] = after.base[i];
+    size_t n = 0;
+    dl_iterate_phdr(collect_ranges, &n);
+    atomic_store_explicit(&ext_nranges, n, memory_order_release);
   }
   if (h == NULL) {
     const char *e = dlerror();

@@ -1,0 +1,376 @@
+/*
+ * heap.c — the heap profile's tables: buckets, the live table, its filter, the rate, snapshots,
+ * and the public calls of cprof.h's heap section.
+ *
+ * Buckets (heap.h) sit in a fixed array of hash chains. Finding one takes no lock: chains only
+ * grow, at their head, with a release store, and a bucket never moves or dies. Creating one takes
+ * bucket_lock, which also guards the bucket arena and the list of all buckets. Counts are atomic
+ * adds on the bucket itself, so freeing a sampled block never takes bucket_lock.
+ *
+ * The live table maps a sampled block's address to its bucket. It is split into 64 stripes by the
+ * top bits of the address's hash, each a chained hash table with its own mutex, arena and free
+ * list of records. The filter (heap.h) uses more top bits of the same hash, so each of its
+ * counters belongs to one stripe and changes only under that stripe's lock; readers load it
+ * without one. A record is removed before the block is given back to the allocator, since after
+ * that another thread may be handed the same address.
+ *
+ * Locks and signals: the hooks (mhook.c) set their thread's "inside" flag before they call in
+ * here, so a signal handler that allocates on top of a held lock passes straight through instead
+ * of taking it again. Around fork, the prepare handler takes every lock (with the flag set, for
+ * the other prepare handlers that allocate after ours) and both sides release them, so the child
+ * inherits consistent tables.
+ */
+#define _GNU_SOURCE
+#include "runtime/heap.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "cprof.h"
+#include "runtime/arena.h"
+#include "runtime/ext.h"
+#include "runtime/sys.h"
+#include "runtime/tables.h"
+
+#define HEAP_STRIPES (1u << HEAP_STRIPE_BITS)
+#define BUCKET_HEADS (1u << 16)
+#define STRIPE_HEADS_MIN 1024
+
+_Atomic uint8_t heap_filter[1u << HEAP_FILTER_BITS];
+_Atomic bool heap_active;
+
+/* ------------------------------------------------------------ rate ------------------------- */
+
+static pthread_mutex_t cfg_lock = PTHREAD_MUTEX_INITIALIZER; /* set_rate, one at a time */
+static _Atomic long heap_rate;
+static _Atomic unsigned heap_epoch = 1; /* threads start at 0: they read the rate first */
+static _Atomic long heap_last_rate;     /* the last rate that was not 0 */
+static bool heap_rate_explicit;
+
+long heap_rate_now(unsigned *epoch) {
+  *epoch = atomic_load_explicit(&heap_epoch, memory_order_acquire);
+  return atomic_load_explicit(&heap_rate, memory_order_relaxed);
+}
+
+/* ------------------------------------------------------------ buckets ---------------------- */
+
+static pthread_mutex_t bucket_lock = PTHREAD_MUTEX_INITIALIZER;
+static heap_bucket_t *_Atomic *bucket_heads; /* BUCKET_HEADS chains, mapped when first enabled */
+static heap_bucket_t *_Atomic bucket_all;
+static arena_t bucket_arena;
+static _Atomic long bucket_count;
+
+static uint64_t bucket_hash(const uintptr_t *pcs, uint32_t depth, size_t size) {
+  uint64_t h = 0xcbf29ce484222325ull ^ size;
+  for (uint32_t i = 0; i < depth; i++) {
+    h ^= pcs[i];
+    h *= 0x100000001b3ull;
+    h ^= h >> 29;
+  }
+  return h * 0x9E3779B97F4A7C15ull;
+}
+
+static heap_bucket_t *bucket_find(heap_bucket_t *b, uint64_t h, const uintptr_t *pcs,
+                                  uint32_t depth, size_t size) {
+  for (; b != NULL; b = atomic_load_explicit(&b->next, memory_order_acquire))
+    if (b->hash == h && b->size == size && b->depth == depth &&
+        memcmp(b->pcs, pcs, depth * sizeof *pcs) == 0)
+      return b;
+  return NULL;
+}
+
+heap_bucket_t *heap_bucket_get(const uintptr_t *pcs, uint32_t depth, size_t size) {
+  heap_bucket_t *_Atomic *heads = bucket_heads;
+  if (heads == NULL)
+    return NULL;
+  uint64_t h = bucket_hash(pcs, depth, size);
+  heap_bucket_t *_Atomic *head = &heads[h >> (64 - 16)];
+  heap_bucket_t *b =
+      bucket_find(atomic_load_explicit(head, memory_order_acquire), h, pcs, depth, size);
+  if (b != NULL)
+    return b;
+  pthread_mutex_lock(&bucket_lock);
+  heap_bucket_t *first = atomic_load_explicit(head, memory_order_acquire);
+  b = bucket_find(first, h, pcs, depth, size);
+  if (b == NULL && (b = arena_alloc(&bucket_arena, sizeof *b + depth * sizeof *pcs)) != NULL) {
+    b->hash = h;
+    b->size = size;
+    b->depth = depth;
+    memcpy(b->pcs, pcs, depth * sizeof *pcs);
+    atomic_store_explicit(&b->next, first, memory_order_relaxed);
+    b->all = atomic_load_explicit(&bucket_all, memory_order_relaxed);
+    atomic_store_explicit(head, b, memory_order_release);
+    atomic_store_explicit(&bucket_all, b, memory_order_release);
+    atomic_fetch_add_explicit(&bucket_count, 1, memory_order_relaxed);
+  }
+  pthread_mutex_unlock(&bucket_lock);
+  return b;
+}
+
+heap_bucket_t *heap_buckets(void) {
+  return atomic_load_explicit(&bucket_all, memory_order_acquire);
+}
+
+long heap_count(void) { return atomic_load_explicit(&bucket_count, memory_order_relaxed); }
+
+/* ------------------------------------------------------------ the live table --------------- */
+
+typedef struct heap_rec {
+  struct heap_rec *next;
+  const void *ptr;
+  heap_bucket_t *bucket;
+} heap_rec_t;
+
+typedef struct heap_stripe {
+  pthread_mutex_t lock;
+  heap_rec_t **heads; /* nheads chains (mapped), NULL until the first insert */
+  size_t nheads, count;
+  heap_rec_t *spare; /* records to reuse */
+  arena_t arena;
+} __attribute__((aligned(64))) heap_stripe_t;
+
+static heap_stripe_t stripes[HEAP_STRIPES];
+
+static pthread_once_t stripes_once = PTHREAD_ONCE_INIT;
+
+static void stripes_init(void) {
+  for (unsigned i = 0; i < HEAP_STRIPES; i++)
+    pthread_mutex_init(&stripes[i].lock, NULL);
+}
+
+/* The chain index inside a stripe: bits of the hash below the stripe's and the filter's. */
+static size_t stripe_slot(uint64_t h, size_t nheads) {
+  return (size_t)((h << HEAP_FILTER_BITS) >> HEAP_FILTER_BITS >> 8) & (nheads - 1);
+}
+
+static void filter_add(uint64_t h, int d) {
+  _Atomic uint8_t *c = &heap_filter[h >> (64 - HEAP_FILTER_BITS)];
+  unsigned v = atomic_load_explicit(c, memory_order_relaxed);
+  if (v == 255)
+    return; /* stuck at "maybe" */
+  atomic_store_explicit(c, (uint8_t)(v + (unsigned)d), memory_order_relaxed);
+}
+
+/* Doubles the stripe's chain array (or makes the first). Keeps the old one on failure. */
+static void stripe_grow(heap_stripe_t *s) {
+  size_t n = s->nheads ? s->nheads * 2 : STRIPE_HEADS_MIN;
+  heap_rec_t **heads = sys_map(n * sizeof *heads);
+  if (heads == NULL)
+    return;
+  for (size_t i = 0; i < s->nheads; i++) {
+    heap_rec_t *r = s->heads[i];
+    while (r != NULL) {
+      heap_rec_t *next = r->next;
+      size_t j = stripe_slot(heap_ptr_hash(r->ptr), n);
+      r->next = heads[j];
+      heads[j] = r;
+      r = next;
+    }
+  }
+  if (s->heads != NULL)
+    sys_unmap(s->heads, s->nheads * sizeof *heads);
+  s->heads = heads;
+  s->nheads = n;
+}
+
+void heap_live_insert(const void *p, heap_bucket_t *b) {
+  uint64_t h = heap_ptr_hash(p);
+  heap_stripe_t *s = &stripes[h >> (64 - HEAP_STRIPE_BITS)];
+  pthread_mutex_lock(&s->lock);
+  if (s->heads == NULL || s->count >= 2 * s->nheads)
+    stripe_grow(s);
+  if (s->heads == NULL)
+    goto out;
+  heap_rec_t **chain = &s->heads[stripe_slot(h, s->nheads)];
+  for (heap_rec_t *r = *chain; r != NULL; r = r->next) {
+    if (r->ptr == p) { /* its free was not seen: count it now */
+      atomic_fetch_add_explicit(&r->bucket->frees, 1, memory_order_relaxed);
+      r->bucket = b;
+      goto out;
+    }
+  }
+  heap_rec_t *r = s->spare;
+  if (r != NULL)
+    s->spare = r->next;
+  else if ((r = arena_alloc(&s->arena, sizeof *r)) == NULL)
+    goto out; /* lost: the block stays in use in the profile's eyes */
+  r->ptr = p;
+  r->bucket = b;
+  r->next = *chain;
+  *chain = r;
+  s->count++;
+  filter_add(h, 1);
+out:
+  pthread_mutex_unlock(&s->lock);
+}
+
+heap_bucket_t *heap_live_remove(const void *p) {
+  uint64_t h = heap_ptr_hash(p);
+  heap_stripe_t *s = &stripes[h >> (64 - HEAP_STRIPE_BITS)];
+  heap_bucket_t *b = NULL;
+  pthread_mutex_lock(&s->lock);
+  if (s->heads != NULL) {
+    for (heap_rec_t **link = &s->heads[stripe_slot(h, s->nheads)]; *link; link = &(*link)->next) {
+      heap_rec_t *r = *link;
+      if (r->ptr == p) {
+        b = r->bucket;
+        *link = r->next;
+        r->next = s->spare;
+        s->spare = r;
+        s->count--;
+        filter_add(h, -1);
+        break;
+      }
+    }
+  }
+  pthread_mutex_unlock(&s->lock);
+  return b;
+}
+
+/* ------------------------------------------------------------ fork ------------------------- */
+
+static void heap_fork_prepare(void) {
+  mhook_set_inside(true);
+  pthread_mutex_lock(&bucket_lock);
+  for (unsigned i = 0; i < HEAP_STRIPES; i++)
+    pthread_mutex_lock(&stripes[i].lock);
+}
+
+static void heap_fork_release(void) {
+  for (unsigned i = HEAP_STRIPES; i-- > 0;)
+    pthread_mutex_unlock(&stripes[i].lock);
+  pthread_mutex_unlock(&bucket_lock);
+  mhook_set_inside(false);
+}
+
+/* ------------------------------------------------------------ turning it on ---------------- */
+
+/* Maps the bucket chains and registers the fork handlers, once. Called with cfg_lock held. */
+static int tables_init_locked(void) {
+  static bool done;
+  if (done)
+    return 0;
+  pthread_once(&stripes_once, stripes_init);
+  heap_bucket_t *_Atomic *heads = sys_map(BUCKET_HEADS * sizeof *heads);
+  if (heads == NULL)
+    return -ENOMEM;
+  if (pthread_atfork(heap_fork_prepare, heap_fork_release, heap_fork_release) != 0) {
+    sys_unmap(heads, BUCKET_HEADS * sizeof *heads);
+    return -ENOMEM;
+  }
+  bucket_heads = heads;
+  done = true;
+  return 0;
+}
+
+static int set_rate_locked(long rate, bool explicit_rate) {
+  if (rate > 0) {
+    const ext_api_t *ext = ext_get();
+    if (ext == NULL)
+      return -ENOENT;
+    int rc = tables_init_locked();
+    if (rc != 0)
+      return rc;
+    tables_ensure(ext); /* on failure stacks follow frame pointers: still a profile */
+    atomic_store(&heap_last_rate, rate);
+    atomic_store(&heap_active, true);
+  }
+  if (explicit_rate)
+    heap_rate_explicit = true;
+  atomic_store(&heap_rate, rate);
+  atomic_fetch_add(&heap_epoch, 1);
+  mhook_thread_reset();
+  return 0;
+}
+
+int heap_set_rate(long rate, bool explicit_rate) {
+  if (rate < 0)
+    return -EINVAL;
+  heap_guard_enter();
+  pthread_mutex_lock(&cfg_lock);
+  int rc = set_rate_locked(rate, explicit_rate);
+  pthread_mutex_unlock(&cfg_lock);
+  heap_guard_exit();
+  return rc;
+}
+
+int heap_enable_default(void) {
+  heap_guard_enter();
+  pthread_mutex_lock(&cfg_lock);
+  int rc = 0;
+  if (!heap_rate_explicit && atomic_load(&heap_rate) == 0)
+    rc = set_rate_locked(HEAP_DEFAULT_RATE, false);
+  pthread_mutex_unlock(&cfg_lock);
+  heap_guard_exit();
+  return rc;
+}
+
+/* ------------------------------------------------------------ snapshots -------------------- */
+
+static int snap_cmp(const void *a, const void *b) {
+  uintptr_t x = (uintptr_t)((const heap_snap_entry_t *)a)->bucket;
+  uintptr_t y = (uintptr_t)((const heap_snap_entry_t *)b)->bucket;
+  return x < y ? -1 : x > y;
+}
+
+/* Sorts by bucket address, with a shell sort: qsort may call malloc, and a snapshot may be taken
+ * where the allocator must not be entered. */
+static void snap_sort(heap_snap_entry_t *e, size_t n) {
+  static const size_t gaps[] = {1750, 701, 301, 132, 57, 23, 10, 4, 1};
+  for (size_t g = 0; g < sizeof gaps / sizeof gaps[0]; g++) {
+    size_t gap = gaps[g];
+    for (size_t i = gap; i < n; i++) {
+      heap_snap_entry_t t = e[i];
+      size_t j = i;
+      for (; j >= gap && snap_cmp(&e[j - gap], &t) > 0; j -= gap)
+        e[j] = e[j - gap];
+      e[j] = t;
+    }
+  }
+}
+
+void *heap_snapshot(void) {
+  heap_bucket_t *first = heap_buckets();
+  size_t n = 0;
+  for (heap_bucket_t *b = first; b != NULL; b = b->all)
+    n++;
+  size_t len = sizeof(heap_snap_t) + n * sizeof(heap_snap_entry_t);
+  heap_snap_t *s = sys_map(len);
+  if (s == NULL)
+    return NULL;
+  s->maplen = len;
+  s->rate = atomic_load(&heap_last_rate);
+  s->time_nanos = sys_now_real();
+  s->mono_nanos = sys_now_mono();
+  for (heap_bucket_t *b = first; b != NULL && s->n < n; b = b->all) {
+    heap_snap_entry_t *e = &s->e[s->n++];
+    e->bucket = b;
+    /* frees first: a free is counted after its alloc, so inuse never goes negative */
+    e->frees = atomic_load_explicit(&b->frees, memory_order_relaxed);
+    e->allocs = atomic_load_explicit(&b->allocs, memory_order_relaxed);
+  }
+  snap_sort(s->e, s->n);
+  return s;
+}
+
+void heap_snapshot_free(void *snap) {
+  heap_snap_t *s = snap;
+  if (s != NULL)
+    sys_unmap(s, s->maplen);
+}
+
+/* ------------------------------------------------------------ the public API --------------- */
+
+CPROF_API int cprof_set_mem_profile_rate(long rate) { return heap_set_rate(rate, true); }
+
+CPROF_API long cprof_mem_profile_rate(void) { return atomic_load(&heap_rate); }
+
+CPROF_API int cprof_write_heap_profile(int fd) {
+  void *snap = heap_snapshot();
+  if (snap == NULL)
+    return -ENOMEM;
+  int rc = heap_write(fd, snap, NULL, 0, false);
+  heap_snapshot_free(snap);
+  return rc;
+}

@@ -1,0 +1,139 @@
+/*
+ * heap.h — the sampled heap profile: what the allocation hooks (mhook.c) record and how it is read.
+ *
+ * A sampled allocation is counted in a bucket, keyed as Go keys its memory profile by the call
+ * stack and the allocation's size, so every object of a bucket has one size and its bytes are
+ * its objects times that size. Buckets are never freed: a record of the live table points at one
+ * and a snapshot may still name it. The live table maps each sampled block that is still allocated
+ * to its bucket; free() asks heap_maybe_live() first, one load from a counting filter, and takes
+ * the slow path only when the filter says the block may have been sampled.
+ *
+ * Everything here lives in memory mapped from the kernel (arena.c, sys_map), never in the host's
+ * heap. heap.c owns the tables, the rate and the public calls; heapwrite.c turns a snapshot into a
+ * profile; mhook.c holds the hooks, the per-thread countdown and the reentrancy guard.
+ */
+#ifndef CPROF_RUNTIME_HEAP_H
+#define CPROF_RUNTIME_HEAP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HEAP_DEFAULT_RATE 524288L /* Go's MemProfileRate */
+#define HEAP_MAX_DEPTH 64         /* frames kept per stack */
+#define HEAP_FILTER_BITS 17       /* 128 Ki one-byte counters */
+#define HEAP_STRIPE_BITS 6        /* 64 independently locked parts of the live table */
+
+/* One stack and size; alloc and free counts only grow (inuse = allocs - frees). */
+typedef struct heap_bucket {
+  struct heap_bucket *_Atomic next; /* hash chain, read without a lock */
+  struct heap_bucket *all;          /* every bucket, newest first */
+  uint64_t hash;
+  size_t size;
+  _Atomic int64_t allocs, frees;
+  uint32_t depth;
+  uintptr_t pcs[]; /* return addresses, leaf first */
+} heap_bucket_t;
+
+/* A copy of every bucket's counts at one moment, sorted by bucket address (for deltas). */
+typedef struct heap_snap_entry {
+  const heap_bucket_t *bucket;
+  int64_t allocs, frees;
+} heap_snap_entry_t;
+
+typedef struct heap_snap {
+  size_t maplen;      /* bytes mapped for this snapshot */
+  size_t n;           /* entries */
+  long rate;          /* the sampling rate that produced the counts (the last one not 0) */
+  int64_t time_nanos; /* CLOCK_REALTIME when taken */
+  int64_t mono_nanos; /* CLOCK_MONOTONIC when taken */
+  heap_snap_entry_t e[];
+} heap_snap_t;
+
+/* ------------------------------------------------------------ the filter --------------------- */
+
+/* Counters indexed by a hash of the pointer: 0 means no live sampled block hashes there. Each
+ * counter belongs to one stripe of the live table and changes only under that stripe's lock; 255
+ * sticks (then the slot is just "maybe"). heap_active is set once sampling was first turned on. */
+extern _Atomic uint8_t heap_filter[1u << HEAP_FILTER_BITS];
+extern _Atomic bool heap_active;
+
+static inline uint64_t heap_ptr_hash(const void *p) {
+  return (uint64_t)(uintptr_t)p * 0x9E3779B97F4A7C15ull;
+}
+
+/* Whether p may be a live sampled block (false: certainly not). Async-signal-safe. */
+static inline bool heap_maybe_live(const void *p) {
+  if (!atomic_load_explicit(&heap_active, memory_order_relaxed))
+    return false;
+  uint64_t i = heap_ptr_hash(p) >> (64 - HEAP_FILTER_BITS);
+  return atomic_load_explicit(&heap_filter[i], memory_order_relaxed) != 0;
+}
+
+/* ------------------------------------------------------------ for the hooks (heap.c) -------- */
+
+/* The current rate (0: off) and its epoch, which changes with every change of rate. */
+long heap_rate_now(unsigned *epoch);
+
+/* The bucket for (pcs, size), created when missing; NULL when out of memory. Lock-free when it
+ * exists. Called only with the caller's guard set (mhook.c). */
+heap_bucket_t *heap_bucket_get(const uintptr_t *pcs, uint32_t depth, size_t size);
+
+/* Records p as a live block of b (allocs are counted by the caller). A stale record for the same
+ * address (its free was not seen) is counted as freed and replaced. */
+void heap_live_insert(const void *p, heap_bucket_t *b);
+
+/* Removes p's record and returns its bucket (the free is not counted), or NULL. */
+heap_bucket_t *heap_live_remove(const void *p);
+
+/* Whether pc lies in the extension's code or its libraries (ext_load.c). Async-signal-safe. */
+bool ext_code_has(uintptr_t pc);
+
+/* ------------------------------------------------------------ the guard (mhook.c) ----------- */
+
+/* While entered (it nests), the calling thread's allocations are not sampled: the profiler's own
+ * work (writing profiles, building tables) is not in its profile. */
+void heap_guard_enter(void);
+void heap_guard_exit(void);
+
+/* Makes the calling thread's next allocation re-read the rate (after the thread changed it). */
+void mhook_thread_reset(void);
+
+/* A block of the bootstrap area, as dlsym gets while the real functions are being found. Exposed
+ * for tests: free() must ignore it, realloc() copy out of it. */
+void *mhook_boot_alloc(size_t n);
+
+/* Around fork (heap.c's atfork handlers): set while the stripe locks are held, so the forking
+ * thread's own allocations pass through. */
+void mhook_set_inside(bool inside);
+
+/* ------------------------------------------------------------ configuration (heap.c) -------- */
+
+/* Sets the rate and turns sampling on (rate > 0) or off (0). explicit: set by the user (the API or
+ * CPROF_MEM_RATE), after which heap_enable_default() leaves the rate alone. 0 or a negative errno:
+ * -EINVAL rate < 0, -ENOENT no extension (for rate > 0), -ENOMEM. */
+int heap_set_rate(long rate, bool explicit_rate);
+
+/* Turns sampling on at the default rate unless it is on or the user set a rate. */
+int heap_enable_default(void);
+
+/* ------------------------------------------------------------ reading (heap.c, heapwrite.c) -- */
+
+void *heap_snapshot(void);
+void heap_snapshot_free(void *snap);
+int heap_write(int fd, const void *snap, const void *base, int debug, bool allocs);
+long heap_count(void);
+
+/* The first bucket of the list of all buckets (newest first), for snapshots and tests. */
+heap_bucket_t *heap_buckets(void);
+
+/* Natural logarithm of x > 0, and 1 - exp(-x) for x >= 0, to double precision without libm
+ * (the core links libc only). Exposed for tests. */
+double heap_ln(double x);
+double heap_one_minus_exp_neg(double x);
+
+/* Go's unbiasing of one (count, bytes) pair sampled at rate (see heapwrite.c). */
+void heap_scale(int64_t *count, int64_t *bytes, long rate);
+
+#endif /* CPROF_RUNTIME_HEAP_H */
