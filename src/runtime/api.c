@@ -14,7 +14,9 @@ CPROF_API int cprof_http_start(const char *addr, const char *token) {
   const ext_api_t *ext = ext_get();
   if (ext == NULL)
     return -ENOENT;
+  heap_guard_enter(); /* the server's threads are created inside the guard and stay in it */
   int rc = ext->http_start(addr, token);
+  heap_guard_exit();
   if (rc == 0)
     heap_enable_default(); /* should that fail, /heap serves an empty profile */
   return rc;

@@ -97,6 +97,10 @@ bool ext_code_has(uintptr_t pc);
 void heap_guard_enter(void);
 void heap_guard_exit(void);
 
+/* Whether the calling thread is inside the guard. Threads it creates start inside it too
+ * (threads.c): the HTTP server's threads, started under the guard, never sample themselves. */
+bool heap_guard_active(void);
+
 /* Makes the calling thread's next allocation re-read the rate (after the thread changed it). */
 void mhook_thread_reset(void);
 

@@ -73,6 +73,8 @@ static __thread mhook_tls_t mh_tls __attribute__((tls_model("initial-exec")));
 
 void heap_guard_enter(void) { mh_tls.guard++; }
 
+bool heap_guard_active(void) { return mh_tls.guard > 0; }
+
 void heap_guard_exit(void) {
   if (mh_tls.guard > 0)
     mh_tls.guard--;

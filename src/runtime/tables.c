@@ -3,7 +3,8 @@
  *
  * tables_lock serializes writers; readers take no lock. The reader count and the set pointer are
  * accessed seq_cst on both sides, so a reader that entered after a swap sees the new set, and the
- * writer's wait for a moment with no reader covers every reader that may hold the old one. A
+ * writer's wait — each reader stripe seen empty once after the swap — covers every reader that
+ * may hold the old one. A
  * writer that never sees such a moment (a second of continuous walks) keeps the old set rather
  * than risk freeing it under a walk.
  */
@@ -14,6 +15,7 @@
 #include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 
 #include "runtime/bg.h"
 #include "runtime/report.h"
@@ -24,18 +26,43 @@
 
 static pthread_mutex_t tables_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic(unwind_set_t *) tables_set;
-static _Atomic int tables_readers;
+
+/* Readers in flight, counted in stripes chosen by thread so that threads walking at once (every
+ * allocation sampled, at rate 1) do not fight over one cache line. */
+#define READER_STRIPES 64
+static struct {
+  _Atomic int n;
+  char pad[64 - sizeof(int)];
+} tables_readers[READER_STRIPES] __attribute__((aligned(64)));
+static __thread int tls_stripe = -1;
 static const ext_api_t *tables_ext;
 static unsigned long long tables_adds; /* dl_iterate_phdr's load count at the last build */
 
-/* Async-signal-safe. */
+/* Async-signal-safe (the first call on a thread makes one gettid system call). */
 const unwind_set_t *tables_enter(void) {
-  atomic_fetch_add(&tables_readers, 1);
+  if (tls_stripe < 0)
+    tls_stripe = (int)((unsigned)sys_gettid() % READER_STRIPES);
+  atomic_fetch_add(&tables_readers[tls_stripe].n, 1);
   return atomic_load(&tables_set);
 }
 
 /* Async-signal-safe. */
-void tables_exit(void) { atomic_fetch_sub(&tables_readers, 1); }
+void tables_exit(void) { atomic_fetch_sub(&tables_readers[tls_stripe].n, 1); }
+
+/* Waits until every stripe has been seen without readers since the set was swapped (a reader
+ * that enters a stripe after it was seen empty already reads the new set). false when a stripe
+ * never empties within the grace period. */
+static bool readers_drained(void) {
+  for (int i = 0; i < READER_STRIPES; i++) {
+    int tries = 0;
+    while (atomic_load(&tables_readers[i].n) != 0) {
+      if (++tries > GRACE_TRIES)
+        return false;
+      sys_sleep_ns(100000);
+    }
+  }
+  return true;
+}
 
 static int read_adds(struct dl_phdr_info *info, size_t size, void *data) {
   (void)size;
@@ -58,16 +85,9 @@ static int rebuild_locked(void) {
   if (set == NULL)
     return -ENOMEM;
   atomic_store(&tables_set, set);
-  if (old == NULL)
-    return 0;
-  for (int i = 0; i < GRACE_TRIES; i++) {
-    if (atomic_load(&tables_readers) == 0) {
-      tables_ext->unwind_free(old);
-      return 0;
-    }
-    sys_sleep_ns(100000);
-  }
-  return 0; /* never quiet: keep the old set */
+  if (old != NULL && readers_drained())
+    tables_ext->unwind_free(old); /* else never quiet: keep the old set */
+  return 0;
 }
 
 /* In a fork child: a parent thread may have held the lock. */

@@ -5,7 +5,9 @@
  * takes precedence over libc's). The real one is found with dlsym(RTLD_NEXT) on first use. The hook
  * allocates a small record carrying the start routine and its argument; the new thread runs
  * threads_trampoline, which calls the start hook, sets a key whose destructor calls the exit hook,
- * and then the start routine. When the record cannot be allocated, the thread is created unhooked:
+ * and then the start routine; a thread created inside the heap profiler's guard starts inside it
+ * (so the profiler's own threads, and those of the libraries it uses, are not in the heap
+ * profile). When the record cannot be allocated, the thread is created unhooked:
  * profiling is never a reason for pthread_create to fail.
  *
  * Stack bounds are cached in two initial-exec thread-local words, readable from the signal
@@ -23,6 +25,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "runtime/heap.h"
 #include "runtime/sys.h"
 
 typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
@@ -62,11 +65,14 @@ static void make_exit_key(void) { exit_key_ok = pthread_key_create(&exit_key, on
 typedef struct trampoline_arg {
   void *(*fn)(void *);
   void *arg;
+  bool guarded; /* created inside the heap profiler's guard: the new thread is too */
 } trampoline_arg_t;
 
 static void *threads_trampoline(void *p) {
   trampoline_arg_t a = *(trampoline_arg_t *)p;
   free(p);
+  if (a.guarded)
+    heap_guard_enter(); /* for the thread's whole life */
   pthread_once(&exit_key_once, make_exit_key);
   if (exit_key_ok)
     pthread_setspecific(exit_key, (void *)1);
@@ -86,21 +92,44 @@ __attribute__((visibility("default"))) int pthread_create(pthread_t *t, const pt
     return real(t, attr, fn, arg);
   a->fn = fn;
   a->arg = arg;
+  a->guarded = heap_guard_active();
   int rc = real(t, attr, threads_trampoline, a);
   if (rc != 0)
     free(a);
   return rc;
 }
 
+typedef struct internal_arg {
+  void *(*fn)(void *);
+  void *arg;
+} internal_arg_t;
+
+/* The profiler's own threads run inside the heap guard: their allocations are the profiler's. */
+static void *internal_trampoline(void *p) {
+  internal_arg_t a = *(internal_arg_t *)p;
+  free(p);
+  heap_guard_enter();
+  return a.fn(a.arg);
+}
+
 int threads_create_internal(pthread_t *t, void *(*fn)(void *), void *arg) {
   pthread_create_fn real = get_real_create();
   if (real == NULL)
     return -ENOSYS;
+  heap_guard_enter();
+  internal_arg_t *a = malloc(sizeof *a);
+  heap_guard_exit();
+  if (a == NULL)
+    return -ENOMEM;
+  a->fn = fn;
+  a->arg = arg;
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  int rc = real(t, NULL, fn, arg);
+  int rc = real(t, NULL, internal_trampoline, a);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (rc != 0)
+    free(a);
   return -rc;
 }
 
