@@ -17,6 +17,9 @@ golang-go        go tool pprof, the independent referee in tests
 curl             fetching profiles over HTTP in tests and the demo
 python3          integration test scripts
 libgoogle-perftools-dev gperftools' CPU profiler, a peer in bench/
+libgoogle-perftools4 tcmalloc under libcprof in the heap tests; gperftools' heap profiler in bench/
+libjemalloc2     jemalloc under libcprof in the heap tests; jemalloc's profiler in bench/
+heaptrack        heap profiler, a peer in bench/
 hyperfine        start-up time benchmark
 gcc-aarch64-linux-gnu the aarch64 build check in make test
 libc6-dev-arm64-cross the aarch64 build check in make test

@@ -9,6 +9,11 @@ wait4, so the CPU of the process itself, not of this script), parsing `go tool p
 picking free ports, and a Checker that prints one line per assertion and ends with
 "N passed, N failed" (exit status 1 on any failure).
 
+For heap profiles: pprof_top_mem (-top with plain bytes, several files merged), pprof_raw_heap
+(the four values, the "bytes" label and the stack of every sample), heap_rel_sd (how far one
+run's estimate may stray at a given rate), and start_interactive / stop_interactive for a
+program driven through its stdin while it serves HTTP.
+
 Times are in seconds everywhere (pprof's "590ms" becomes 0.59); counts stay counts.
 """
 
@@ -446,3 +451,184 @@ def check_shares(c, top, cpu_seconds, what, tolerance=3.0):
             "%s: sampled CPU %.3fs within 10%% of the process's CPU %.3fs"
             % (what, top.total, cpu_seconds),
             "ratio %.3f" % (top.total / cpu_seconds if cpu_seconds else 0))
+
+
+# ------------------------------------------------------------------ heap profiles ----------
+
+HEAP_SAMPLE_TYPES = ["alloc_objects/count", "alloc_space/bytes", "inuse_objects/count",
+                     "inuse_space/bytes"]
+HEAP_RATE = 524288  # the default CPROF_MEM_RATE, Go's MemProfileRate
+
+
+def _mem_value(text):
+    """A value of `go tool pprof -top -unit=B`: '43657079B' -> 43657079.0, '75634' -> 75634.0."""
+    return parse_value(text[:-1] if text.endswith("B") else text)
+
+
+def pprof_top_mem(paths, sample_index=None, binary=None):
+    """`go tool pprof -top` of heap profiles (several paths are merged, as pprof sums them),
+    bytes shown as plain bytes (-unit=B); sample_index None keeps the profile's default.
+    Returns a Top whose rows hold bytes or counts, and header["Type"] the sample type shown."""
+    if isinstance(paths, str):
+        paths = [paths]
+    args = ["-top", "-nodecount=0", "-nodefraction=0", "-edgefraction=0", "-unit=B"]
+    if sample_index:
+        args.append("-sample_index=" + sample_index)
+    rc, out, err = pprof(args + ([binary] if binary else []) + list(paths))
+    top = Top(rc == 0, out, err)
+    in_table = False
+    for line in out.splitlines():
+        if in_table:
+            f = line.split(None, 5)
+            if len(f) == 6:
+                top.rows[f[5]] = Row(_mem_value(f[0]), float(f[1].rstrip("%")),
+                                     _mem_value(f[3]), float(f[4].rstrip("%")))
+            continue
+        if line.split() == ["flat", "flat%", "sum%", "cum", "cum%"]:
+            in_table = True
+            continue
+        if ":" in line:
+            key, val = line.split(":", 1)
+            top.header[key.strip()] = val.strip()
+        m = re.search(r"of (\S+) total", line)
+        if m:
+            top.total = _mem_value(m.group(1))
+        m = re.match(r"Duration: ([^,]+)", line)
+        if m:
+            top.duration = parse_value(m.group(1).strip())
+    if top.total is None and top.ok:
+        top.total = 0.0
+    return top
+
+
+def cum_of(top, name):
+    """cum of function name (or name(...) for C++), 0 when absent."""
+    return sum(r.cum for k, r in top.rows.items() if k == name or k.startswith(name + "("))
+
+
+class HeapRaw:
+    """A heap profile read with `go tool pprof -raw`: ok, err, text, sample_types, period_type,
+    period, default (the default sample type when set), samples: list of dicts
+    {values: [4 ints], bytes: label value or None, funcs: [names, leaf first]}."""
+
+    def __init__(self, ok, text, err):
+        self.ok, self.text, self.err = ok, text, err
+        self.sample_types, self.samples = [], []
+        self.period_type = self.period = None
+
+    def by_function(self, name):
+        """Sums of the four values over the samples whose stack holds name (cum)."""
+        tot = [0, 0, 0, 0]
+        for s in self.samples:
+            if any(f == name or f.startswith(name + "(") for f in s["funcs"]):
+                tot = [a + b for a, b in zip(tot, s["values"])]
+        return tot
+
+    def leaf_share(self, name, index=3):
+        """The fraction of name's value (cum) in samples whose leaf frame is name."""
+        cum = leaf = 0
+        for s in self.samples:
+            hit = [f == name or f.startswith(name + "(") for f in s["funcs"]]
+            if any(hit):
+                cum += s["values"][index]
+                leaf += s["values"][index] if hit[0] else 0
+        return leaf / cum if cum else 0.0
+
+
+def pprof_raw_heap(path, binary=None):
+    rc, out, err = pprof(["-raw"] + ([binary] if binary else []) + [path])
+    raw = HeapRaw(rc == 0, out, err)
+    lines = out.splitlines()
+    section, pending, locs = None, [], {}
+    cur = None
+    for line in lines:
+        if line.startswith("PeriodType:"):
+            raw.period_type = line.split(":", 1)[1].strip()
+        elif line.startswith("Period:"):
+            raw.period = int(line.split(":", 1)[1])
+        elif line in ("Samples:", "Locations", "Mappings"):
+            section = line
+        elif section == "Samples:" and not raw.sample_types:
+            raw.sample_types = line.split()
+        elif section == "Samples:":
+            m = re.match(r"^\s*bytes:\[(\d+)\]", line)
+            if m and pending:
+                pending[-1]["bytes"] = int(m.group(1))
+            elif ":" in line:
+                head, tail = line.split(":", 1)
+                vals = head.split()
+                if vals and all(re.match(r"^-?\d+$", v) for v in vals):
+                    pending.append({"values": [int(v) for v in vals], "bytes": None,
+                                    "ids": [int(x) for x in tail.split()]})
+        elif section == "Locations":
+            m = re.match(r"^\s*(\d+): 0x[0-9a-f]+ (?:M=\d+ )?(?:\[F\] )?(.*)$", line)
+            if m:
+                cur = int(m.group(1))
+                locs[cur] = [_raw_function(m.group(2))]
+            elif cur is not None and line.strip():
+                locs[cur].append(_raw_function(line))  # an inlined frame's continuation line
+    for s in pending:
+        s["funcs"] = [f for i in s.pop("ids") for f in locs.get(i, ["??"])]
+        raw.samples.append(s)
+    return raw
+
+
+def _raw_function(rest):
+    """The function name in the rest of a -raw location line: 'name file:line s=N' (the name may
+    hold spaces, as in 'operator new(unsigned long)'), '??' when there is none."""
+    rest = rest.strip()
+    if not rest:
+        return "??"
+    m = re.match(r"^(.*?) \S*:-?\d+ s=-?\d+(?:\(.*\))?$", rest)
+    return m.group(1) if m else rest
+
+
+def heap_rel_sd(count, size, rate=HEAP_RATE):
+    """The relative standard deviation of Go's unbiased estimate of count blocks of size bytes
+    sampled at rate: each block is sampled with p = 1-exp(-size/rate), the estimate is
+    (sampled/p)*size, so sd/mean = sqrt((1-p)/(count*p))."""
+    import math
+    p = 1.0 - math.exp(-size / rate)
+    return math.sqrt((1.0 - p) / (count * p))
+
+
+def start_interactive(argv, env=None):
+    """Starts argv with pipes on stdin and stdout (line by line) and stderr to a file; stop() ends
+    it. The caller writes commands to p.stdin and reads answers with p.stdout.readline()."""
+    errf = tempfile.TemporaryFile()
+    p = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=errf, start_new_session=True, bufsize=0)
+    p.outf, p.errf = None, errf
+    return p
+
+
+def stop_interactive(p, timeout=20):
+    """Ends a process from start_interactive(): closes its stdin (end of input), waits, kills it
+    if it lingers; returns (rc, rest of stdout, stderr)."""
+    try:
+        p.stdin.close()
+    except OSError:
+        pass
+    try:
+        p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+    out = p.stdout.read().decode(errors="replace")
+    p.stdout.close()
+    p.errf.seek(0)
+    err = p.errf.read().decode(errors="replace")
+    p.errf.close()
+    return p.returncode, out, err
+
+
+def check_opens_mem(c, path, what):
+    """check_opens() for heap profiles (values in bytes): the file exists and go tool pprof
+    reads it; returns the parsed Top (default sample type) or None."""
+    if not c.check(os.path.isfile(path) and os.path.getsize(path) > 0, what + ": profile written",
+                   path):
+        return None
+    top = pprof_top_mem(path)
+    if not c.check(top.ok, what + ": go tool pprof opens it", top.err.strip()[-300:]):
+        return None
+    return top
