@@ -31,20 +31,7 @@
 #include "runtime/ext.h"
 #include "runtime/mappings.h"
 #include "runtime/symbolize.h"
-
-static int bt_passed, bt_failed;
-
-#define CHECK(cond, ...)                                                                           \
-  do {                                                                                             \
-    if (cond) {                                                                                    \
-      bt_passed++;                                                                                 \
-    } else {                                                                                       \
-      bt_failed++;                                                                                 \
-      fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                              \
-      fprintf(stderr, __VA_ARGS__);                                                                \
-      fputc('\n', stderr);                                                                         \
-    }                                                                                              \
-  } while (0)
+#include "test.h"
 
 #define BT_BARRIER() __asm__ volatile("" ::: "memory")
 
@@ -777,8 +764,7 @@ int main(void) {
   bt_test_cost();
   char cmd[256];
   snprintf(cmd, sizeof(cmd), "rm -rf %s", bt_tmpdir);
-  if (bt_failed == 0 && getenv("BT_KEEP") == NULL && system(cmd) != 0)
+  if (test_failed == 0 && getenv("BT_KEEP") == NULL && system(cmd) != 0)
     fprintf(stderr, "could not remove %s\n", bt_tmpdir);
-  printf("builder_test: %d passed, %d failed\n", bt_passed, bt_failed);
-  return bt_failed != 0;
+  return TEST_DONE("builder_test");
 }

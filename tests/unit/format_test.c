@@ -22,18 +22,7 @@
 #include <unistd.h>
 
 #include "format/profile.h"
-
-static int passed, failed;
-
-#define CHECK(c)                                                                                   \
-  do {                                                                                             \
-    if (c)                                                                                         \
-      passed++;                                                                                    \
-    else {                                                                                         \
-      failed++;                                                                                    \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);                        \
-    }                                                                                              \
-  } while (0)
+#include "test.h"
 
 #define CHECK_STR(p, idx, want) CHECK(strcmp(prof_str((p), (idx)), (want)) == 0)
 
@@ -770,6 +759,5 @@ int main(void) {
   test_gzip();
   test_go_pprof();
   test_big();
-  printf("format_test: %d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  return TEST_DONE("format_test");
 }

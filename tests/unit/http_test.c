@@ -32,18 +32,7 @@
 
 #include "runtime/ext.h"
 #include "runtime/http.h"
-
-static int passed, failed;
-
-#define CHECK(cond)                                                                                \
-  do {                                                                                             \
-    if (cond) {                                                                                    \
-      passed++;                                                                                    \
-    } else {                                                                                       \
-      failed++;                                                                                    \
-      fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                              \
-    }                                                                                              \
-  } while (0)
+#include "test.h"
 
 /* ------------------------------------------------------------ the stub core --------------- */
 
@@ -769,6 +758,5 @@ int main(void) {
   test_stop_in_flight(port);
 
   test_token();
-  printf("http_test: %d passed, %d failed\n", passed, failed);
-  return failed == 0 ? 0 : 1;
+  return TEST_DONE("http_test");
 }

@@ -18,6 +18,7 @@
 #define _GNU_SOURCE
 #include "runtime/ext.h"
 #include "runtime/unwind.h"
+#include "test.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -35,18 +36,6 @@
 #include <unistd.h>
 
 int main(void);
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-  do {                                                                                             \
-    if (!(cond)) {                                                                                 \
-      fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond);                     \
-      fprintf(stderr, __VA_ARGS__);                                                                \
-      fputc('\n', stderr);                                                                         \
-      failures++;                                                                                  \
-    }                                                                                              \
-  } while (0)
 
 #define WL __attribute__((noipa, optimize("omit-frame-pointer")))
 
@@ -505,8 +494,8 @@ int main(void) {
   g_bounds.hi = (uintptr_t)addr + size;
 
   test_tables();
-  if (g_set == NULL)
-    return 1;
+  if (g_set == NULL) /* test_tables' CHECK(set != NULL) failed */
+    return TEST_DONE("unwind_test");
   test_here();
   test_signal(MODE_SPIN);
   test_signal(MODE_SPIN_LIBC);
@@ -515,9 +504,5 @@ int main(void) {
   test_thread();
   test_speed();
   cfi_free(g_set);
-  if (failures)
-    fprintf(stderr, "%d checks failed\n", failures);
-  else
-    printf("unwind_test: ok\n");
-  return failures != 0;
+  return TEST_DONE("unwind_test");
 }
