@@ -12,8 +12,9 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 flags="-std=gnu11 -O2 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wstrict-prototypes
        -fPIC -fvisibility=hidden -ftls-model=initial-exec -I$src/include -I$src/src -idirafter /usr/include"
-# The extension's files, as CMakeLists.txt lists them; every other runtime file is the core.
-ext=$(sed -n 's/^set(EXT_NAMES \(.*\))$/\1/p' "$src/CMakeLists.txt")
+# The extension's and the HTTP plugin's files, as CMakeLists.txt lists them; every other runtime
+# file is the core.
+ext=$(sed -n 's/^set(\(EXT\|HTTP\)_NAMES \(.*\))$/\2/p' "$src/CMakeLists.txt" | tr '\n' ' ')
 [ -n "$ext" ] || { echo "cross_build: no EXT_NAMES in CMakeLists.txt"; exit 1; }
 n=0
 core=""

@@ -1,5 +1,5 @@
 /*
- * api.c — the public calls that the extension carries out (cprof.h's HTTP section).
+ * api.c — the public calls that the HTTP plugin carries out (cprof.h's HTTP section).
  *
  * Serving HTTP means someone will read /debug/pprof/heap, so starting the server turns heap
  * sampling on at Go's default rate, unless the user chose a rate (even 0) before.
@@ -11,11 +11,11 @@
 #include "runtime/heap.h"
 
 CPROF_API int cprof_http_start(const char *addr, const char *token) {
-  const ext_api_t *ext = ext_get();
-  if (ext == NULL)
+  const http_api_t *http = http_get();
+  if (http == NULL)
     return -ENOENT;
   heap_guard_enter(); /* the server's threads are created inside the guard and stay in it */
-  int rc = ext->http_start(addr, token);
+  int rc = http->start(addr, token);
   heap_guard_exit();
   if (rc == 0)
     heap_enable_default(); /* should that fail, /heap serves an empty profile */
@@ -23,11 +23,11 @@ CPROF_API int cprof_http_start(const char *addr, const char *token) {
 }
 
 CPROF_API int cprof_http_port(void) {
-  const ext_api_t *ext = ext_get();
-  return ext ? ext->http_port() : -ENOENT;
+  const http_api_t *http = http_get();
+  return http ? http->port() : -ENOENT;
 }
 
 CPROF_API int cprof_http_stop(void) {
-  const ext_api_t *ext = ext_get();
-  return ext ? ext->http_stop() : -ENOENT;
+  const http_api_t *http = http_get();
+  return http ? http->stop() : -ENOENT;
 }

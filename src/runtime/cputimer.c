@@ -158,13 +158,16 @@ int cputimer_start(int64_t period_ns, cputimer_kind_t want, pid_t skip_tid) {
   int forced = want != CPUTIMER_NONE;
   if (!forced)
     want = CPUTIMER_PERF;
+  /* Running before the first timer is armed: its first signal may come at once (the first
+   * expiry is random), and the handler re-arms a perf event only while running. */
+  atomic_store(&reg_running, 1);
   int k = choose_kind(want, forced, self);
   if (k < 0) {
+    atomic_store(&reg_running, 0);
     pthread_mutex_unlock(&reg_lock);
     return k;
   }
   atomic_store(&kind_now, k);
-  atomic_store(&reg_running, 1);
   pid_t tids[4096];
   int n = threads_list(tids, sizeof tids / sizeof tids[0]);
   for (int i = 0; i < n; i++)

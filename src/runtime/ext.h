@@ -6,8 +6,8 @@
  * stack tables, thread hooks) and depends on nothing but libc. Everything heavy — symbolization
  * (libdw), unwind-table building (libdw), the profile encoder and gzip (zlib), the HTTP server
  * (libmicrohttpd) — lives in the extension, libcprof-ext.so, which the core dlopens from its own
- * directory the first time it is needed. In libcprof.a both halves are linked together and the
- * extension is reached directly.
+ * directory the first time it is needed (the HTTP server is a third part, below). In libcprof.a
+ * everything is linked together and reached directly.
  *
  * The two halves talk only through the two tables below, each beginning with its size so that a
  * newer half can tell what an older one provides. The core passes its table to cprof_ext_init()
@@ -112,11 +112,15 @@ typedef struct ext_api {
   /* Writes Go's heap?debug=1 text to fd: records sorted by in-use bytes, each with its symbolized
    * stack as "#\t0x..\tfunc+0x..\tfile:line" lines, and the allocator's statistics at the end. */
   int (*heap_text_write)(int fd, const rt_heap_text_t *text);
-  /* See cprof_http_start() and friends in cprof.h. */
-  int (*http_start)(const char *addr, const char *token);
-  int (*http_port)(void);
-  int (*http_stop)(void);
 } ext_api_t;
+
+/* What the HTTP plugin offers the core: cprof_http_start() and friends (cprof.h). */
+typedef struct http_api {
+  size_t size;
+  int (*start)(const char *addr, const char *token);
+  int (*port)(void);
+  int (*stop)(void);
+} http_api_t;
 
 /* Extension side: the core's table, set by cprof_ext_init() before anything else runs. */
 extern const core_api_t *ext_core;
@@ -125,9 +129,6 @@ extern const core_api_t *ext_core;
 int builder_profile_write(int fd, const rt_profile_desc_t *desc); /* builder.c */
 unwind_set_t *cfi_build(const unwind_set_t *old);                  /* cfi.c */
 void cfi_free(unwind_set_t *set);                                  /* cfi.c */
-int http_start(const char *addr, const char *token);               /* http.c */
-int http_port(void);                                               /* http.c */
-int http_stop(void);                                               /* http.c */
 int heaptext_write(int fd, const rt_heap_text_t *text);            /* heaptext.c */
 
 /* The extension's one entry point. Called once; returns its table, or NULL with a report made. */
@@ -136,5 +137,15 @@ const ext_api_t *cprof_ext_init(const core_api_t *core);
 /* Core side: loads the extension on first use (thread-safe). NULL when it cannot be loaded; the
  * reason was reported. */
 const ext_api_t *ext_get(void);
+
+/* The HTTP plugin (libcprof-http.so: http.c, http_pprof.c), apart from the extension because
+ * libmicrohttpd brings GnuTLS and its friends (a megabyte and more of memory, and their
+ * initialization) into every process that loads it; only a process that serves HTTP needs them.
+ * It links against the extension and uses its ext_core. Its one entry point: */
+const http_api_t *cprof_http_init(const core_api_t *core);
+
+/* Core side: loads the extension, then the HTTP plugin, on first use. NULL when either cannot be
+ * loaded (reported). */
+const http_api_t *http_get(void);
 
 #endif /* CPROF_RUNTIME_EXT_H */

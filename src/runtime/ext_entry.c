@@ -6,7 +6,8 @@
  */
 #include "runtime/ext.h"
 
-const core_api_t *ext_core;
+/* Exported from libcprof-ext.so: the HTTP plugin, linked against it, uses it too. */
+__attribute__((visibility("default"))) const core_api_t *ext_core;
 
 static const ext_api_t ext_table = {
     .size = sizeof(ext_api_t),
@@ -14,9 +15,6 @@ static const ext_api_t ext_table = {
     .unwind_build = cfi_build,
     .unwind_free = cfi_free,
     .heap_text_write = heaptext_write,
-    .http_start = http_start,
-    .http_port = http_port,
-    .http_stop = http_stop,
 };
 
 __attribute__((visibility("default"))) const ext_api_t *cprof_ext_init(const core_api_t *core) {

@@ -131,52 +131,90 @@ static const core_api_t core_table = {
 
 static const ext_api_t *ext_loaded;
 static pthread_once_t ext_once = PTHREAD_ONCE_INIT;
+static const http_api_t *http_loaded;
+static pthread_once_t http_once = PTHREAD_ONCE_INIT;
 
 #if defined(CPROF_EXT_DLOPEN)
-static void *open_beside_self(void) {
+/* dlopens soname from the directory libcprof.so was loaded from, else through the loader's search
+ * path, and records the modules it brought in (see ext_modules). NULL, reported, on failure. */
+static void *plugin_open(const char *soname) {
+  static module_bases_t before, after;
+  before.n = after.n = 0;
+  dl_iterate_phdr(collect_base, &before);
+  void *h = NULL;
   Dl_info info;
-  if (dladdr((void *)ext_get, &info) == 0 || info.dli_fname == NULL)
+  if (dladdr((void *)ext_get, &info) != 0 && info.dli_fname != NULL &&
+      strrchr(info.dli_fname, '/') != NULL) {
+    char path[PATH_MAX];
+    int dir = (int)(strrchr(info.dli_fname, '/') - info.dli_fname);
+    snprintf(path, sizeof path, "%.*s/%s", dir, info.dli_fname, soname);
+    h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  }
+  if (h == NULL)
+    h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+  if (h == NULL) {
+    const char *e = dlerror();
+    report("cannot load %s: %s", soname, e ? e : "not found");
     return NULL;
-  char path[PATH_MAX];
-  snprintf(path, sizeof path, "%s", info.dli_fname);
-  char *slash = strrchr(path, '/');
-  if (slash == NULL)
-    return NULL;
-  snprintf(slash + 1, sizeof path - (size_t)(slash + 1 - path), "libcprof-ext.so.0");
-  return dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  }
+  dl_iterate_phdr(collect_base, &after);
+  for (size_t i = 0; i < after.n; i++)
+    if (!in_bases(&before, after.base[i]) && ext_modules.n < EXT_MODULES_MAX)
+      ext_modules.base[ext_modules.n++] = after.base[i];
+  size_t n = 0;
+  dl_iterate_phdr(collect_ranges, &n);
+  atomic_store_explicit(&ext_nranges, n, memory_order_release);
+  return h;
 }
 
 static void ext_load(void) {
-  static module_bases_t before, after;
-  dl_iterate_phdr(collect_base, &before);
-  void *h = open_beside_self();
+  void *h = plugin_open("libcprof-ext.so.0");
   if (h == NULL)
-    h = dlopen("libcprof-ext.so.0", RTLD_NOW | RTLD_LOCAL);
-  if (h != NULL) {
-    dl_iterate_phdr(collect_base, &after);
-    for (size_t i = 0; i < after.n; i++)
-      if (!in_bases(&before, after.base[i]) && ext_modules.n < EXT_MODULES_MAX)
-        ext_modules.base[ext_modules.n++] = after.base[i];
-    size_t n = 0;
-    dl_iterate_phdr(collect_ranges, &n);
-    atomic_store_explicit(&ext_nranges, n, memory_order_release);
-  }
-  if (h == NULL) {
-    const char *e = dlerror();
-    report("cannot load libcprof-ext.so.0 (symbolization, encoding, HTTP): %s", e ? e : "not found");
     return;
-  }
   const ext_api_t *(*init)(const core_api_t *) =
       (const ext_api_t *(*)(const core_api_t *))dlsym(h, "cprof_ext_init");
   ext_loaded = init ? init(&core_table) : NULL;
   if (ext_loaded == NULL)
     report("libcprof-ext.so.0 does not match this libcprof.so");
 }
+
+static void http_load(void) {
+  void *h = ext_get() != NULL ? plugin_open("libcprof-http.so.0") : NULL;
+  if (h == NULL)
+    return;
+  const http_api_t *(*init)(const core_api_t *) =
+      (const http_api_t *(*)(const core_api_t *))dlsym(h, "cprof_http_init");
+  http_loaded = init ? init(&core_table) : NULL;
+  if (http_loaded == NULL)
+    report("libcprof-http.so.0 does not match this libcprof.so");
+}
 #else
 static void ext_load(void) { ext_loaded = cprof_ext_init(&core_table); }
+
+static void http_load(void) { http_loaded = ext_get() ? cprof_http_init(&core_table) : NULL; }
 #endif
 
+/* Loading runs inside the heap guard: the plugins' libraries allocate in their constructors
+ * (GnuTLS's initialization, under libmicrohttpd), and that memory is the profiler's, not the
+ * program's. */
+static void ext_load_guarded(void) {
+  heap_guard_enter();
+  ext_load();
+  heap_guard_exit();
+}
+
+static void http_load_guarded(void) {
+  heap_guard_enter();
+  http_load();
+  heap_guard_exit();
+}
+
 const ext_api_t *ext_get(void) {
-  pthread_once(&ext_once, ext_load);
+  pthread_once(&ext_once, ext_load_guarded);
   return ext_loaded;
+}
+
+const http_api_t *http_get(void) {
+  pthread_once(&http_once, http_load_guarded);
+  return http_loaded;
 }

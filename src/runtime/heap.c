@@ -8,10 +8,9 @@
  * adds on the bucket itself, so freeing a sampled block never takes bucket_lock.
  *
  * The live table maps a sampled block's address to its bucket. It is split into 64 stripes by the
- * top bits of the address's hash, each a chained hash table with its own mutex, arena and free
- * list of records. The filter (heap.h) uses more top bits of the same hash, so each of its
- * counters belongs to one stripe and changes only under that stripe's lock; readers load it
- * without one. A record is removed before the block is given back to the allocator, since after
+ * top bits of the address's filter index (heap.h), so each filter counter belongs to one stripe
+ * and changes only under that stripe's lock (readers load it without one); within a stripe it is
+ * a table chained by the address's hash, with its own mutex, arena and free list of records. A record is removed before the block is given back to the allocator, since after
  * that another thread may be handed the same address.
  *
  * Locks and signals: the hooks (mhook.c) set their thread's "inside" flag before they call in
@@ -139,13 +138,15 @@ static void stripes_init(void) {
     pthread_mutex_init(&stripes[i].lock, NULL);
 }
 
-/* The chain index inside a stripe: bits of the hash below the stripe's and the filter's. */
-static size_t stripe_slot(uint64_t h, size_t nheads) {
-  return (size_t)((h << HEAP_FILTER_BITS) >> HEAP_FILTER_BITS >> 8) & (nheads - 1);
+/* The chain index inside a stripe. */
+static size_t stripe_slot(uint64_t h, size_t nheads) { return (size_t)(h >> 32) & (nheads - 1); }
+
+static heap_stripe_t *stripe_of(const void *p) {
+  return &stripes[heap_filter_index(p) >> (HEAP_FILTER_BITS - HEAP_STRIPE_BITS)];
 }
 
-static void filter_add(uint64_t h, int d) {
-  _Atomic uint8_t *c = &heap_filter[h >> (64 - HEAP_FILTER_BITS)];
+static void filter_add(const void *p, int d) {
+  _Atomic uint8_t *c = &heap_filter[heap_filter_index(p)];
   unsigned v = atomic_load_explicit(c, memory_order_relaxed);
   if (v == 255)
     return; /* stuck at "maybe" */
@@ -176,7 +177,7 @@ static void stripe_grow(heap_stripe_t *s) {
 
 void heap_live_insert(const void *p, heap_bucket_t *b) {
   uint64_t h = heap_ptr_hash(p);
-  heap_stripe_t *s = &stripes[h >> (64 - HEAP_STRIPE_BITS)];
+  heap_stripe_t *s = stripe_of(p);
   pthread_mutex_lock(&s->lock);
   if (s->heads == NULL || s->count >= 2 * s->nheads)
     stripe_grow(s);
@@ -200,14 +201,14 @@ void heap_live_insert(const void *p, heap_bucket_t *b) {
   r->next = *chain;
   *chain = r;
   s->count++;
-  filter_add(h, 1);
+  filter_add(p, 1);
 out:
   pthread_mutex_unlock(&s->lock);
 }
 
 heap_bucket_t *heap_live_remove(const void *p) {
   uint64_t h = heap_ptr_hash(p);
-  heap_stripe_t *s = &stripes[h >> (64 - HEAP_STRIPE_BITS)];
+  heap_stripe_t *s = stripe_of(p);
   heap_bucket_t *b = NULL;
   pthread_mutex_lock(&s->lock);
   if (s->heads != NULL) {
@@ -219,7 +220,7 @@ heap_bucket_t *heap_live_remove(const void *p) {
         r->next = s->spare;
         s->spare = r;
         s->count--;
-        filter_add(h, -1);
+        filter_add(p, -1);
         break;
       }
     }

@@ -18,6 +18,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The server's life (see cprof_http_start() and friends in cprof.h). */
+int http_start(const char *addr, const char *token);
+int http_port(void);
+int http_stop(void);
+
 /* The longest profile or delta a request may ask for, in seconds. */
 #define HTTP_SECONDS_MAX 3600
 

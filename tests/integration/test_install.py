@@ -24,7 +24,7 @@ c.check(os.path.isfile(os.path.join(prefix, "include", "cprof.h")), "cprof.h ins
 c.check(os.path.isfile(os.path.join(prefix, "bin", "cprof")), "the cprof command installed")
 if pcs:
     libdir = os.path.dirname(os.path.dirname(pcs[0]))
-    for name in ("libcprof.so", "libcprof-ext.so.0", "libcprof.a"):
+    for name in ("libcprof.so", "libcprof-ext.so.0", "libcprof-http.so.0", "libcprof.a"):
         c.check(os.path.exists(os.path.join(libdir, name)), name + " installed in " + libdir)
     env = dict(os.environ, PKG_CONFIG_PATH=os.path.dirname(pcs[0]))
 
