@@ -241,7 +241,7 @@ def tables(results, anomalies):
         n = med(d["samples"])
         cost.append([r["label"], "%+.1f" % med(d["added_s"]), "%+.1f" % med(d["added_l"]),
                      "%d" % n, "%.1f" % (med(d["added_l"]) * 1e3 / n) if n else "-",
-                     bl.fmt_range(d["us_per_sample"], "%.1f") if d["us_per_sample"] else "-"])
+                     bl.fmt_range(d["us_per_sample"], "%+.1f") if d["us_per_sample"] else "-"])
         check_sampling(r, d, anomalies)
     t1 = bl.table(["profiler", "steady state % of CPU median (min-max)",
                    "fixed cost ms (intercept)", "fixed ms, empty profile (cpu_work 0)",
@@ -304,7 +304,7 @@ def configs_of(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", required=True, help="the CMake build directory")
-    ap.add_argument("--pairs", type=int, default=4,
+    ap.add_argument("--pairs", type=int, default=3,
                     help="repetitions (each a short and a long pair) per configuration")
     ap.add_argument("--fixed-pairs", type=int, default=5, help="pairs of `cpu_work 0` runs")
     ap.add_argument("--rounds", type=int, default=5500,

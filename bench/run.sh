@@ -1,10 +1,11 @@
 #!/bin/sh
 # bench/run.sh <builddir> — what `make bench` runs: builds the bench programs into <builddir>/bench,
 # measures CPU-profiling overhead (cpu_bench.py: libcprof and gperftools at 100 and 1000 Hz against
-# bare runs, paired) and start-up cost (startup_bench.py: LD_PRELOAD of libcprof and comparison
-# libraries on /bin/true), and prints one summary. The same text is written to
+# bare runs, paired, at two workload lengths: fixed cost per profile and steady-state overhead),
+# start-up cost (startup_bench.py: LD_PRELOAD of libcprof and comparison libraries on /bin/true)
+# and heap-profiling overhead (heap_bench.py), and prints one summary. The same text is written to
 # <builddir>/bench/results.md; copy its tables into bench/README.md when they change.
-# Takes ~3-4 minutes on 2 cores. BENCH_QUICK=1 makes a ~30 s smoke run (numbers not meaningful);
+# Takes ~7 minutes on 2 cores. BENCH_QUICK=1 makes a ~30 s smoke run (numbers not meaningful);
 # BENCH_PAIRS=n overrides the number of pairs. Not part of `make test`.
 set -eu
 export PYTHONDONTWRITEBYTECODE=1
@@ -23,8 +24,7 @@ if ! command -v go >/dev/null; then
   exit 1
 fi
 
-pairs=${BENCH_PAIRS:-9}
-cpu_args="--pairs ${BENCH_PAIRS:-4}"  # repetitions of a short and a ~10 s pair
+cpu_args="--pairs ${BENCH_PAIRS:-3}"  # repetitions of a short and a ~10 s pair
 start_args="-n 2000 --rounds 5"
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
   cpu_args="--pairs ${BENCH_PAIRS:-1} --fixed-pairs 2 --rounds 1000 --long-rounds 3000"
