@@ -14,6 +14,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/time.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -61,6 +62,8 @@ SITE(site_stat, malloc(n))
 SITE(site_write, malloc(n))
 SITE(site_rate, malloc(n))
 SITE(site_gfree, malloc(n))
+SITE(site_sig, malloc(n))
+SITE(site_sigmain, malloc(n))
 
 __attribute__((noipa)) static void *site_posix(size_t n) {
   void *p = NULL;
@@ -85,7 +88,7 @@ static void *const sites[] = {
     site_malloc,  site_calloc,  site_realloc_null, site_memalign, site_aligned, site_valloc,
     site_pvalloc, site_zero,    site_grown,        site_guard,    site_off,     site_thread,
     site_fork,    site_churn,   site_stat,         site_write,    site_rate,    site_gfree,
-    site_posix,   site_realloc, site_reallocarray,
+    site_sig,     site_sigmain, site_posix,        site_realloc,  site_reallocarray,
 };
 
 /* The site whose code holds pc: the nearest site start at or below it. */
@@ -423,6 +426,42 @@ static void test_threads(void) {
   CHECK(s.frees == s.allocs, "all freed: %lld of %lld", (long long)s.frees, (long long)s.allocs);
 }
 
+/* ------------------------------------------------------------ signal handlers ------------- */
+
+/* Wrong but real: a program whose signal handler allocates. At rate 1 every allocation takes the
+ * slow path (stack walk, bucket and live-table locks), so the handler lands inside it again and
+ * again; the guard must let the handler's calls through instead of deadlocking on a lock its own
+ * thread holds. alarm() turns a deadlock into a failure instead of a hang. */
+static volatile sig_atomic_t sig_count;
+
+static void on_sigalrm(int sig) {
+  (void)sig;
+  free(site_sig(24));
+  sig_count++;
+}
+
+static void test_signal_handler(void) {
+  struct sigaction sa, old;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigalrm;
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGALRM, &sa, &old);
+  struct itimerval it = {{0, 200}, {0, 200}}, off = {{0, 0}, {0, 0}};
+  setitimer(ITIMER_REAL, &it, NULL);
+  long done = 0;
+  while (sig_count < 2000 && done < 20000000) {
+    free(site_sigmain(40));
+    done++;
+  }
+  setitimer(ITIMER_REAL, &off, NULL);
+  sigaction(SIGALRM, &old, NULL);
+  CHECK(sig_count >= 2000, "handlers that allocated: %d (in %ld main-loop allocations)",
+        (int)sig_count, done);
+  site_stat_t m = stat_of(site_sigmain);
+  CHECK(m.allocs == done && m.frees == done, "main loop counted exactly: %lld/%lld of %ld",
+        (long long)m.allocs, (long long)m.frees, done);
+}
+
 /* ------------------------------------------------------------ fork ------------------------ */
 
 static _Atomic int churn_stop;
@@ -587,6 +626,7 @@ int main(void) {
   test_guard();
   test_rate_api();
   test_threads();
+  test_signal_handler();
   test_fork();
   test_write();
   test_default_rate();
