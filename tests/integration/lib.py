@@ -261,6 +261,7 @@ class Top:
         self.ok, self.text, self.err = ok, text, err
         self.rows, self.header = {}, {}
         self.total = self.duration = None
+        self.header_text = ""
 
 
 def pprof(args, timeout=120):
@@ -269,31 +270,41 @@ def pprof(args, timeout=120):
     return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 
 
-def pprof_top(path, *extra):
-    """Runs `go tool pprof -top` with every node kept and parses it."""
-    rc, out, err = pprof(["-top", "-nodecount=0", "-nodefraction=0", "-edgefraction=0"]
-                         + list(extra) + [path])
+def _parse_top(rc, out, err, value):
+    """The table and header of `go tool pprof -top` output, values parsed with value(); the
+    header's text (the lines above the table) is kept in top.header_text."""
     top = Top(rc == 0, out, err)
     in_table = False
+    header_lines = []
     for line in out.splitlines():
         if in_table:
             f = line.split(None, 5)
             if len(f) == 6:
-                top.rows[f[5]] = Row(parse_value(f[0]), float(f[1].rstrip("%")),
-                                     parse_value(f[3]), float(f[4].rstrip("%")))
+                top.rows[f[5]] = Row(value(f[0]), float(f[1].rstrip("%")),
+                                     value(f[3]), float(f[4].rstrip("%")))
             continue
         if line.split() == ["flat", "flat%", "sum%", "cum", "cum%"]:
             in_table = True
             continue
+        header_lines.append(line)
         if ":" in line:
             key, val = line.split(":", 1)
             top.header[key.strip()] = val.strip()
-        m = re.search(r"Total samples = (\S+)", line)
-        if m:
-            top.total = parse_value(m.group(1))
         m = re.match(r"Duration: ([^,]+)", line)
         if m:
             top.duration = parse_value(m.group(1).strip())
+    top.header_text = "\n".join(header_lines)
+    return top
+
+
+def pprof_top(path, *extra):
+    """Runs `go tool pprof -top` with every node kept and parses it."""
+    rc, out, err = pprof(["-top", "-nodecount=0", "-nodefraction=0", "-edgefraction=0"]
+                         + list(extra) + [path])
+    top = _parse_top(rc, out, err, parse_value)
+    m = re.search(r"Total samples = (\S+)", top.header_text)
+    if m:
+        top.total = parse_value(m.group(1))
     if top.total is None and top.ok:
         # Without a Duration pprof prints "Showing nodes accounting for X, 100% of X total".
         m = re.search(r"of (\S+) total", out)
@@ -475,27 +486,10 @@ def pprof_top_mem(paths, sample_index=None, binary=None):
     if sample_index:
         args.append("-sample_index=" + sample_index)
     rc, out, err = pprof(args + ([binary] if binary else []) + list(paths))
-    top = Top(rc == 0, out, err)
-    in_table = False
-    for line in out.splitlines():
-        if in_table:
-            f = line.split(None, 5)
-            if len(f) == 6:
-                top.rows[f[5]] = Row(_mem_value(f[0]), float(f[1].rstrip("%")),
-                                     _mem_value(f[3]), float(f[4].rstrip("%")))
-            continue
-        if line.split() == ["flat", "flat%", "sum%", "cum", "cum%"]:
-            in_table = True
-            continue
-        if ":" in line:
-            key, val = line.split(":", 1)
-            top.header[key.strip()] = val.strip()
-        m = re.search(r"of (\S+) total", line)
-        if m:
-            top.total = _mem_value(m.group(1))
-        m = re.match(r"Duration: ([^,]+)", line)
-        if m:
-            top.duration = parse_value(m.group(1).strip())
+    top = _parse_top(rc, out, err, _mem_value)
+    m = re.search(r"of (\S+) total", top.header_text)
+    if m:
+        top.total = _mem_value(m.group(1))
     if top.total is None and top.ok:
         top.total = 0.0
     return top
