@@ -181,3 +181,16 @@ def table(header, rows):
 def log(msg):
     """Progress on stderr, so stdout holds only results."""
     print(msg, file=sys.stderr, flush=True)
+
+
+def anomalies_md(anomalies):
+    """A Markdown list of anomalies, or "none"."""
+    return "\n".join("- " + a for a in anomalies) or "none"
+
+
+def emit(text, md_path):
+    """Prints a result section and, when asked, writes it to md_path as well."""
+    print(text)
+    if md_path:
+        with open(md_path, "w") as f:
+            f.write(text)

@@ -343,11 +343,8 @@ def main():
             "repetitions of a short and a long pair)\n\n%s\n\n%s\n\n"
             "### Samples (long runs)\n\n%s\n\n### Cost per sample\n\n%s\n\n### Anomalies\n\n%s\n" %
             (size, args.pairs, t1, noise_note(results), t2, t3,
-             "\n".join("- " + a for a in b.anomalies) or "none"))
-    print(text)
-    if args.md:
-        with open(args.md, "w") as f:
-            f.write(text)
+             bl.anomalies_md(b.anomalies)))
+    bl.emit(text, args.md)
 
 
 if __name__ == "__main__":

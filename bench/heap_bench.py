@@ -294,11 +294,8 @@ def main():
             "1/100 of that; %d pairs full and 0, %d pairs 1/10 and 1/100)\n\n"
             "Workload output: full `%s`; 1/10 `%s`.\n\n%s\n\n### Anomalies\n\n%s\n" %
             (args.rounds, args.pairs, args.small_pairs, full, small, t1,
-             "\n".join("- " + a for a in b.anomalies) or "none"))
-    print(text)
-    if args.md:
-        with open(args.md, "w") as f:
-            f.write(text)
+             bl.anomalies_md(b.anomalies)))
+    bl.emit(text, args.md)
 
 
 if __name__ == "__main__":

@@ -109,11 +109,8 @@ def main():
                  rows)
     text = ("### Start-up (%s, %d spawns per configuration in %d rounds)\n\n%s\n\n"
             "### Anomalies\n\n%s\n" % (args.prog, per * args.rounds, args.rounds, t,
-                                      "\n".join("- " + a for a in anomalies) or "none"))
-    print(text)
-    if args.md:
-        with open(args.md, "w") as f:
-            f.write(text)
+                                      bl.anomalies_md(anomalies)))
+    bl.emit(text, args.md)
 
 
 if __name__ == "__main__":
