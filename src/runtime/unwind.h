@@ -5,7 +5,7 @@
  * precompute, outside any signal handler, one table per loaded module from its DWARF call-frame
  * information (.eh_frame / .debug_frame, read with libdw in the extension): for each address range,
  * how to find the canonical frame address (CFA) from %rsp or %rbp, and where the caller's %rbp was
- * saved. The signal handler then unwinds with a binary search and a few checked loads: no locks, no
+ * saved. The signal handler then unwinds with an indexed search and a few checked loads: no locks, no
  * allocation, no syscalls, no calls into libdw or the dynamic loader. Where a pc has no table (a
  * module loaded since the tables were built, JIT code) it falls back to the frame-pointer chain.
  *
@@ -41,12 +41,23 @@ typedef struct unwind_row {
   int32_t fp_off;
 } unwind_row_t;
 
+/*
+ * A module's rows, plus a page index over its range so that a lookup reads a few neighbouring rows
+ * instead of binary-searching all of them: the range [start, end) is cut into nblocks blocks of
+ * 1 << block_shift bytes, and block_first[b] (b <= nblocks) is the index of the last row whose pc
+ * is at or before start + (b << block_shift), or 0 when no row is. The row for a pc in block b then
+ * lies in [block_first[b], block_first[b + 1]]. block_first[nblocks] is nrows - 1. block_first may
+ * be NULL (no index: search all rows).
+ */
 typedef struct unwind_module {
   uintptr_t start, end; /* the executable range, runtime addresses */
   uintptr_t base;       /* load bias: pc_off = pc - base */
   const unwind_row_t *rows; /* sorted by pc_off */
   size_t nrows;
   uint64_t key; /* private to the builder (to reuse tables across rebuilds) */
+  const uint32_t *block_first; /* nblocks + 1 entries, or NULL */
+  size_t nblocks;
+  unsigned block_shift;
 } unwind_module_t;
 
 typedef struct unwind_set {

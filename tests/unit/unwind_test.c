@@ -10,7 +10,8 @@
  * `noipa`, so GCC neither inlines, clones nor turns the calls into jumps.
  *
  * The cases: the tables themselves (rows for the binary, libc and libstdc++, the CFA rule at a
- * function's entry, sortedness, reuse across rebuilds, build time); unwind_here from inside the
+ * function's entry, sortedness, the page index agreeing with a plain binary search at every row
+ * and block boundary and at random pcs, reuse across rebuilds, build time); unwind_here from inside the
  * chain; unwind_from_context from a SIGPROF handler while the chain spins; garbage contexts with
  * narrow bounds; a frame-pointer-only walk against the table walk on the same chain; a stack that
  * passes through glibc's qsort; and the cost of one walk.
@@ -230,6 +231,96 @@ static void check_set_shape(const unwind_set_t *set) {
   printf("tables: %zu modules, %zu rows\n", set->nmodules, total);
 }
 
+/* unwind_lookup as it was before the page index: a binary search over all of the module's rows. */
+static const unwind_row_t *ref_lookup(const unwind_set_t *set, uintptr_t pc, uintptr_t *base) {
+  const unwind_module_t *m = module_of(set, pc);
+  if (m == NULL || m->nrows == 0 || pc < m->base || pc - m->base > UINT32_MAX)
+    return NULL;
+  uint32_t off = (uint32_t)(pc - m->base);
+  size_t lo = 0, hi = m->nrows;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (m->rows[mid].pc_off <= off)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo == 0 || m->rows[lo - 1].cfa_reg == UNWIND_CFA_NONE)
+    return NULL;
+  *base = m->base;
+  return &m->rows[lo - 1];
+}
+
+/* Whether unwind_lookup agrees with ref_lookup at pc (same row, same base); counts mismatches. */
+static int lookup_agrees(const unwind_set_t *set, uintptr_t pc, int *bad) {
+  uintptr_t b1 = 1, b2 = 1;
+  const unwind_row_t *got = unwind_lookup(set, pc, &b1), *want = ref_lookup(set, pc, &b2);
+  if (got == want && (got == NULL || b1 == b2))
+    return 1;
+  if ((*bad)++ < 5)
+    fprintf(stderr, "lookup(%#lx): row %p, want %p\n", (unsigned long)pc, (const void *)got,
+            (const void *)want);
+  return 0;
+}
+
+static uint64_t rng_next(uint64_t *s) {
+  *s ^= *s << 13;
+  *s ^= *s >> 7;
+  *s ^= *s << 17;
+  return *s;
+}
+
+/* The page index: its shape, and lookups through it equal to a plain binary search at every row
+ * boundary and block boundary (and one byte either side), at the modules' edges, and at random pcs;
+ * then the cost of a lookup at random pcs, indexed and plain. */
+static void check_index(const unwind_set_t *set) {
+  int bad = 0;
+  size_t npcs = 0;
+  for (size_t i = 0; i < set->nmodules; i++) {
+    const unwind_module_t *m = &set->modules[i];
+    size_t want_blocks = ((m->end - m->start - 1) >> m->block_shift) + 1;
+    CHECK(m->block_first != NULL && m->nblocks == want_blocks, "module %zu: no index", i);
+    if (m->block_first == NULL)
+      continue;
+    CHECK(m->block_first[m->nblocks] == m->nrows - 1, "module %zu: index sentinel", i);
+    for (size_t b = 0; b < m->nblocks; b++) {
+      if (m->block_first[b] > m->block_first[b + 1]) {
+        CHECK(0, "module %zu: index decreases at block %zu", i, b);
+        break;
+      }
+    }
+    for (size_t j = 0; j < m->nrows; j++)
+      for (int d = -1; d <= 1; d++, npcs++)
+        lookup_agrees(set, m->base + m->rows[j].pc_off + d, &bad);
+    for (size_t b = 0; b <= m->nblocks; b++)
+      for (int d = -1; d <= 1; d++, npcs++)
+        lookup_agrees(set, m->start + (b << m->block_shift) + d, &bad);
+    lookup_agrees(set, m->end - 1, &bad);
+    lookup_agrees(set, m->end, &bad);
+  }
+  enum { NRAND = 1 << 20 };
+  static uintptr_t pcs[NRAND];
+  uint64_t seed = 0x9e3779b97f4a7c15ULL;
+  for (size_t i = 0; i < NRAND; i++) {
+    const unwind_module_t *m = &set->modules[rng_next(&seed) % set->nmodules];
+    pcs[i] = m->start + rng_next(&seed) % (m->end - m->start + 64);
+    lookup_agrees(set, pcs[i], &bad);
+  }
+  CHECK(bad == 0, "%d of %zu lookups differ from a plain binary search", bad, npcs + NRAND);
+  /* The cost over ~1M random pcs: mostly cache misses, unlike a walk that repeats one stack. */
+  uintptr_t sum = 0, base = 0;
+  double t0 = now_ns();
+  for (size_t i = 0; i < NRAND; i++)
+    sum += (uintptr_t)unwind_lookup(set, pcs[i], &base);
+  double t1 = now_ns();
+  for (size_t i = 0; i < NRAND; i++)
+    sum -= (uintptr_t)ref_lookup(set, pcs[i], &base);
+  double t2 = now_ns();
+  CHECK(sum == 0, "lookup results differ in the timed runs");
+  printf("unwind_lookup at random pcs: %.1f ns indexed, %.1f ns plain binary search\n",
+         (t1 - t0) / NRAND, (t2 - t1) / NRAND);
+}
+
 static void test_tables(void) {
   void *h = dlopen("libstdc++.so.6", RTLD_NOW);
   void *hm = dlopen("libm.so.6", RTLD_NOW);
@@ -249,6 +340,7 @@ static void test_tables(void) {
   if (set == NULL)
     return;
   check_set_shape(set);
+  check_index(set);
   const unwind_module_t *self = module_of(set, (uintptr_t)&main);
   uintptr_t qs = (uintptr_t)dlsym(RTLD_DEFAULT, "qsort");
   const unwind_module_t *libc = module_of(set, qs);
