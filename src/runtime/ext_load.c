@@ -72,9 +72,17 @@ static struct {
 } ext_ranges[EXT_RANGES_MAX];
 static _Atomic size_t ext_nranges;
 
+/* The smallest range holding them all, checked first: the heap hooks ask for every frame of every
+ * sample, and nearly every frame (the program's, libc's) lies outside it. Stored before
+ * ext_nranges is published; only ever widens, as the set of modules only grows. */
+static _Atomic uintptr_t ext_span_lo = UINTPTR_MAX, ext_span_hi;
+
 /* Async-signal-safe. In libcprof.a there are no ranges: the extension is the program's code. */
 bool ext_code_has(uintptr_t pc) {
   size_t n = atomic_load_explicit(&ext_nranges, memory_order_acquire);
+  if (n == 0 || pc < atomic_load_explicit(&ext_span_lo, memory_order_relaxed) ||
+      pc >= atomic_load_explicit(&ext_span_hi, memory_order_relaxed))
+    return false;
   for (size_t i = 0; i < n; i++)
     if (pc >= ext_ranges[i].lo && pc < ext_ranges[i].hi)
       return true;
@@ -163,6 +171,12 @@ static void *plugin_open(const char *soname) {
       ext_modules.base[ext_modules.n++] = after.base[i];
   size_t n = 0;
   dl_iterate_phdr(collect_ranges, &n);
+  for (size_t i = 0; i < n; i++) {
+    if (ext_ranges[i].lo < atomic_load_explicit(&ext_span_lo, memory_order_relaxed))
+      atomic_store_explicit(&ext_span_lo, ext_ranges[i].lo, memory_order_relaxed);
+    if (ext_ranges[i].hi > atomic_load_explicit(&ext_span_hi, memory_order_relaxed))
+      atomic_store_explicit(&ext_span_hi, ext_ranges[i].hi, memory_order_relaxed);
+  }
   atomic_store_explicit(&ext_nranges, n, memory_order_release);
   return h;
 }

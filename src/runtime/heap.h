@@ -93,6 +93,10 @@ heap_bucket_t *heap_bucket_get(const uintptr_t *pcs, uint32_t depth, size_t size
  * address (its free was not seen) is counted as freed and replaced. */
 void heap_live_insert(const void *p, heap_bucket_t *b);
 
+/* Starts loading what heap_live_insert(p, ...) will touch, so that its cache misses overlap the
+ * stack walk that comes first. Only a hint: takes no lock, changes nothing. Async-signal-safe. */
+void heap_live_prefetch(const void *p);
+
 /* Removes p's record and returns its bucket (the free is not counted), or NULL. */
 heap_bucket_t *heap_live_remove(const void *p);
 

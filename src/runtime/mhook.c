@@ -269,6 +269,7 @@ __attribute__((noinline)) static void mhook_sample(const void *p, size_t n) {
   t->inside = 1;
   int saved = errno;
   if (t->guard == 0 && decide(t, n)) {
+    heap_live_prefetch(p);
     uintptr_t pcs[HEAP_MAX_DEPTH + 1];
     unwind_stack_bounds_t bounds;
     threads_stack_bounds((uintptr_t)__builtin_frame_address(0), &bounds);
@@ -276,9 +277,12 @@ __attribute__((noinline)) static void mhook_sample(const void *p, size_t n) {
     int depth = unwind_here(set, &bounds, pcs, HEAP_MAX_DEPTH + 1);
     tables_exit();
     int skip = depth > 1 ? 1 : 0;
-    for (int i = skip; i < depth; i++)
-      if (ext_code_has(pcs[i]))
+    for (int i = skip; i < depth; i++) {
+      if (ext_code_has(pcs[i])) {
         depth = 0; /* the profiler's own allocation (its HTTP server, libdw, zlib) */
+        break;
+      }
+    }
     heap_bucket_t *b = depth > 0 ? heap_bucket_get(pcs + skip, (uint32_t)(depth - skip), n) : NULL;
     if (b != NULL) {
       atomic_fetch_add_explicit(&b->allocs, 1, memory_order_relaxed);
