@@ -11,13 +11,20 @@
  *            libdwfl keeps the modules re-reported at the same place and drops the others (our
  *            per-module state goes with them, in sym_mod_release).
  *   per module, its DWARF (struct sym_mod, hung on the module's userdata): the debug info is
- *            opened by us rather than by libdwfl, from the module's file when that has
- *            .debug_info, else from the build-id tree, so that sections we never read can be
- *            hidden from libdw before dwarf_begin_elf. libdw inflates every compressed debug
- *            section it knows when it opens a file; for Debian's libc6-dbg that is 10 MB, and
- *            .debug_loclists (location lists, which symbolization never reads) is 15% of it.
- *            The file is mapped copy-on-write (ELF_C_READ_MMAP_PRIVATE) and such a section is
- *            marked SHT_NOBITS in memory only, as in a stripped file, when it is compressed.
+ *            opened by us rather than by libdwfl, from the module's own file when that has
+ *            .debug_info (a program or library built with -g). A module whose DWARF is only in a
+ *            separate debug file (the build-id tree: libc6-dbg, -dbgsym, -debuginfo packages)
+ *            gets no DWARF by default: its names come from that debug file's ELF symbol table,
+ *            which libdwfl reads (full names, static functions included, uncompressed and
+ *            cheap), without files, lines or inlined frames. Opening the separate DWARF costs
+ *            libc alone some 45 ms of CPU and 8-10 MB of RSS for the life of the process (libdw
+ *            inflates every compressed debug section it knows when it opens a file), which
+ *            would dominate the cost of profiling. CPROF_DEBUGINFO=full asks for it anyway; the
+ *            variable is read at every sym_acquire and a change starts the symbolizer over.
+ *            When the DWARF is opened, sections we never read are hidden from libdw before
+ *            dwarf_begin_elf: the file is mapped copy-on-write (ELF_C_READ_MMAP_PRIVATE) and a
+ *            compressed section such as .debug_loclists (location lists, 15% of libc6-dbg's) is
+ *            marked SHT_NOBITS in memory only, as in a stripped file.
  *   the maps  the executable mappings (map_list_t) the Dwfl and the cache were last checked
  *            against.
  *   a cache  address -> frames (sym_entry_t, open addressing), the frames and their strings in one
@@ -33,15 +40,19 @@
  * skipped). The innermost frame's line comes from the line table; each outer frame's line is the
  * DW_AT_call_line of the inlined scope nested in it. File names are made absolute with the unit's
  * DW_AT_comp_dir. Names, declaring files and start lines are read through DW_AT_abstract_origin /
- * DW_AT_specification (dwarf_attr_integrate). Without debug info the name comes from
- * dwfl_module_addrinfo.
+ * DW_AT_specification (dwarf_attr_integrate). Without DWARF the name comes from
+ * dwfl_module_addrinfo (the symbol table). Unmangled names are brought closer to what DWARF
+ * would say, the system name keeping the symbol: a versioned one ("__libc_start_main@@GLIBC_2.34")
+ * gives way to an unversioned alias at the same address ("__libc_start_main_impl") or loses its
+ * version, and GCC's clone suffixes are cut ("msort_with_tmp.part.0" -> "msort_with_tmp").
  *
  * C++ linkage names are demangled with __cxa_demangle when the process has libstdc++ loaded (found
  * with dlsym, never linked), then simplified as pprof does by default: no parameters, no template
  * arguments, no return type.
  *
- * Separate debug info is found by build ID only, in /usr/lib/debug/.build-id: .gnu_debuglink
- * files outside the build-id tree and debuginfod servers are not used.
+ * Separate debug info (its symbol table; its DWARF with CPROF_DEBUGINFO=full) is found by build
+ * ID only, in /usr/lib/debug/.build-id: .gnu_debuglink files outside the build-id tree and
+ * debuginfod servers are not used.
  *
  * Locking: sym_lock guards everything here; sym_acquire takes it, sym_release gives it back. A
  * child forked while another thread held it starts over with a fresh symbolizer (the old one may
@@ -94,6 +105,7 @@ struct sym {
   Dwfl *dwfl; /* NULL until the first refresh, and after a failed one */
   map_list_t maps;
   sym_cxa_demangle_fn demangle; /* NULL when no C++ runtime is loaded */
+  bool full_debuginfo;          /* CPROF_DEBUGINFO=full: separate DWARF read too */
   sym_entry_t *tab;             /* the cache; cap is 0 or a power of two */
   size_t cap, n;
   char *scratch[SYM_MAX_SCRATCH]; /* malloc'd strings of the address being symbolized */
@@ -176,9 +188,16 @@ static void sym_elf_hide_unread(Elf *elf) {
   }
 }
 
-/* The file holding mod's DWARF: its own file when that has .debug_info, else the build-id tree's.
- * Writes the path to out; *id and *idlen get the build ID the file must have (0: unchecked). */
-static bool sym_dwarf_path(Dwfl_Module *mod, Elf *main_elf, char *out, size_t cap,
+/* Whether CPROF_DEBUGINFO asks for DWARF from separate debug files too. */
+static bool sym_env_full_debuginfo(void) {
+  const char *v = getenv("CPROF_DEBUGINFO");
+  return v != NULL && strcmp(v, "full") == 0;
+}
+
+/* The file holding mod's DWARF: its own file when that has .debug_info, else, when full, the
+ * build-id tree's. Writes the path to out; *id and *idlen get the build ID the file must have
+ * (0: unchecked). */
+static bool sym_dwarf_path(Dwfl_Module *mod, Elf *main_elf, bool full, char *out, size_t cap,
                            const unsigned char **id, int *idlen) {
   GElf_Addr vaddr;
   *idlen = dwfl_module_build_id(mod, id, &vaddr);
@@ -190,7 +209,7 @@ static bool sym_dwarf_path(Dwfl_Module *mod, Elf *main_elf, char *out, size_t ca
     return mainfile != NULL && mainfile[0] == '/' &&
            (size_t)snprintf(out, cap, "%s", mainfile) < cap;
   }
-  if (*idlen < 2)
+  if (!full || *idlen < 2)
     return false;
   size_t n = (size_t)snprintf(out, cap, "%s%02x/", SYM_DEBUG_DIR, (*id)[0]);
   for (int i = 1; i < *idlen && n + 3 < cap; i++)
@@ -199,12 +218,12 @@ static bool sym_dwarf_path(Dwfl_Module *mod, Elf *main_elf, char *out, size_t ca
 }
 
 /* Opens mod's DWARF into m; leaves m->dw NULL when there is none. */
-static void sym_dwarf_open(Dwfl_Module *mod, sym_mod_t *m) {
+static void sym_dwarf_open(Dwfl_Module *mod, sym_mod_t *m, bool full) {
   Elf *main_elf = dwfl_module_getelf(mod, &m->bias);
   char path[4096];
   const unsigned char *id = NULL;
   int idlen = 0;
-  if (main_elf == NULL || !sym_dwarf_path(mod, main_elf, path, sizeof(path), &id, &idlen))
+  if (main_elf == NULL || !sym_dwarf_path(mod, main_elf, full, path, sizeof(path), &id, &idlen))
     return;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
@@ -240,7 +259,7 @@ static void sym_mod_free(sym_mod_t *m) {
 }
 
 /* mod's debug info, opened on first use; NULL when it has none. */
-static Dwarf *sym_mod_dwarf(Dwfl_Module *mod, Dwarf_Addr *bias) {
+static Dwarf *sym_mod_dwarf(Dwfl_Module *mod, bool full, Dwarf_Addr *bias) {
   void **ud = NULL;
   dwfl_module_info(mod, &ud, NULL, NULL, NULL, NULL, NULL, NULL);
   if (ud == NULL)
@@ -254,7 +273,7 @@ static Dwarf *sym_mod_dwarf(Dwfl_Module *mod, Dwarf_Addr *bias) {
   }
   if (!m->tried) {
     m->tried = true;
-    sym_dwarf_open(mod, m);
+    sym_dwarf_open(mod, m, full);
   }
   *bias = m->bias;
   return m->dw;
@@ -407,6 +426,36 @@ static void sym_frame_name(sym_t *s, sym_frame_t *f, const char *linkage, const 
   }
 }
 
+/* An ELF symbol's name without the suffixes GCC gives the copies of a function it clones or
+ * splits ("msort_with_tmp.part.0", "f.constprop.0.isra.0", "g.cold"): the name DWARF gives them.
+ * name itself when it has none, or when no scratch string is left. */
+static const char *sym_unclone(sym_t *s, const char *name) {
+  static const char *const kinds[] = {"part", "isra", "constprop", "cold", "lto_priv", "localalias"};
+  size_t len = strlen(name);
+  for (bool again = true; again;) {
+    again = false;
+    size_t end = len; /* a trailing ".<digits>" first */
+    while (end > 0 && name[end - 1] >= '0' && name[end - 1] <= '9')
+      end--;
+    if (end < len && end > 0 && name[end - 1] == '.')
+      end--;
+    else
+      end = len;
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+      size_t kl = strlen(kinds[i]);
+      if (end > kl + 1 && name[end - kl - 1] == '.' && strncmp(name + end - kl, kinds[i], kl) == 0) {
+        len = end - kl - 1, again = true;
+        break;
+      }
+    }
+  }
+  char *out = NULL;
+  if (len == strlen(name) || s->nscratch == SYM_MAX_SCRATCH || (out = strndup(name, len)) == NULL)
+    return name;
+  s->scratch[s->nscratch++] = out;
+  return out;
+}
+
 static const char *sym_die_string(Dwarf_Die *die, unsigned attr) {
   Dwarf_Attribute mem;
   return dwarf_formstring(dwarf_attr_integrate(die, attr, &mem));
@@ -537,6 +586,40 @@ static size_t sym_lookup_dwarf(sym_t *s, Dwarf *dw, Dwarf_Addr pc, sym_frame_t *
   return nf;
 }
 
+/*
+ * The name to show for a symbol found at entry whose name is versioned ("__libc_start_main@@GLIBC_2.34",
+ * as symbol tables of separate debug files spell them): another function symbol at the same
+ * address without a version, as DWARF would name it ("__libc_start_main_impl"), glibc's alias
+ * names ("__GI_qsort", "__libc_start_main_alias_1") only when there is nothing else; else the name
+ * with its version cut. name itself when unversioned. A scan of the symbol table, only for
+ * versioned names.
+ */
+static const char *sym_unversion(sym_t *s, Dwfl_Module *mod, const char *name, uint64_t entry) {
+  const char *at = strchr(name, '@');
+  if (at == NULL || at == name)
+    return name;
+  const char *alias = NULL;
+  int n = dwfl_module_getsymtab(mod);
+  for (int i = 1; i < n; i++) {
+    GElf_Sym sym;
+    GElf_Addr addr = 0;
+    const char *alt = dwfl_module_getsym_info(mod, i, &sym, &addr, NULL, NULL, NULL);
+    if (alt == NULL || addr != entry || GELF_ST_TYPE(sym.st_info) != STT_FUNC || alt[0] == '\0' ||
+        strchr(alt, '@') != NULL)
+      continue;
+    if (strncmp(alt, "__GI_", 5) != 0 && strstr(alt, "_alias") == NULL)
+      return alt;
+    alias = alias != NULL ? alias : alt;
+  }
+  if (alias != NULL)
+    return alias;
+  char *out = s->nscratch < SYM_MAX_SCRATCH ? strndup(name, (size_t)(at - name)) : NULL;
+  if (out == NULL)
+    return name;
+  s->scratch[s->nscratch++] = out;
+  return out;
+}
+
 /* Symbolizes addr afresh into frames (strings in s->scratch or libdw's memory). */
 static size_t sym_resolve(sym_t *s, uint64_t addr, sym_frame_t *frames, size_t max,
                           unsigned *flags) {
@@ -549,13 +632,15 @@ static size_t sym_resolve(sym_t *s, uint64_t addr, sym_frame_t *frames, size_t m
   const char *name = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
   uint64_t entry = name != NULL ? addr - off : 0;
   Dwarf_Addr bias = 0;
-  Dwarf *dw = sym_mod_dwarf(mod, &bias);
+  Dwarf *dw = sym_mod_dwarf(mod, s->full_debuginfo, &bias);
   size_t nf = dw != NULL ? sym_lookup_dwarf(s, dw, addr - bias, frames, max) : 0;
   if (nf > 0) {
     *flags |= SYM_FROM_DWARF;
   } else if (name != NULL && name[0] != '\0') {
     memset(&frames[0], 0, sizeof(frames[0]));
     sym_frame_name(s, &frames[0], name, NULL);
+    if (frames[0].name == name)
+      frames[0].name = sym_unclone(s, sym_unversion(s, mod, name, entry));
     frames[0].file = "";
     nf = 1;
   }
@@ -693,14 +778,18 @@ static bool sym_maps_conflict(const map_list_t *old, const map_list_t *now) {
  * up (s then holds nothing). */
 static int sym_refresh(sym_t *s, const map_list_t *maps) {
   sym_cxa_demangle_fn dm = sym_demangler();
-  if (s->dwfl != NULL && dm == s->demangle && map_list_same(&s->maps, maps)) {
+  bool full = sym_env_full_debuginfo();
+  if (s->dwfl != NULL && dm == s->demangle && full == s->full_debuginfo &&
+      map_list_same(&s->maps, maps)) {
     if (s->n > SYM_CACHE_MAX)
       sym_cache_retain(s, maps, false);
     return 0;
   }
-  bool rebuild = s->dwfl == NULL || sym_maps_conflict(&s->maps, maps);
+  bool rebuild =
+      s->dwfl == NULL || full != s->full_debuginfo || sym_maps_conflict(&s->maps, maps);
   sym_cache_retain(s, maps, !rebuild && dm == s->demangle && s->n <= SYM_CACHE_MAX);
   s->demangle = dm;
+  s->full_debuginfo = full;
   if (rebuild) {
     sym_dwfl_end(s);
     sym_count.rebuilds++;

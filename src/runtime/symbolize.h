@@ -2,9 +2,10 @@
  * symbolize.h — turning addresses of this process into functions, files and lines (libdw).
  *
  * The extension keeps one symbolizer for the life of the process, shared by every profile write:
- * libdw's view of each module (for libc with separate, compressed debug info that is some ten
- * megabytes inflated, tens of milliseconds of CPU) and the frames of every address already asked
- * for stay from one profile to the next. sym_acquire() locks it and brings it up to date with the
+ * libdw's view of each module and the frames of every address already asked for stay from one
+ * profile to the next. DWARF is read only from a module's own file; a module whose debug info is
+ * in a separate file (libc6-dbg: compressed, some ten megabytes inflated, tens of milliseconds of
+ * CPU) gets names from that file's symbol table, unless CPROF_DEBUGINFO=full (symbolize.c). sym_acquire() locks it and brings it up to date with the
  * executable mappings the caller read: when a library was loaded or unloaded since the last call,
  * the modules gone are dropped with the addresses cached in them, the new ones are added, and
  * everything else is kept. Modules' ELF files and debug info are opened lazily, on the first
