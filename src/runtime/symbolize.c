@@ -61,6 +61,8 @@
 #define _GNU_SOURCE
 #include "runtime/symbolize.h"
 
+#include "runtime/demangle.h"
+
 #include <dlfcn.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
@@ -81,7 +83,6 @@
 #define SYM_CACHE_MAX (1 << 16)
 #define SYM_DEBUG_DIR "/usr/lib/debug/.build-id/"
 
-typedef char *(*sym_cxa_demangle_fn)(const char *, char *, size_t *, int *);
 
 /* One module's debug info, opened by us (see the file comment). */
 typedef struct sym_mod {
@@ -104,7 +105,7 @@ typedef struct sym_entry {
 struct sym {
   Dwfl *dwfl; /* NULL until the first refresh, and after a failed one */
   map_list_t maps;
-  sym_cxa_demangle_fn demangle; /* NULL when no C++ runtime is loaded */
+  demangle_fn demangle; /* NULL when no C++ runtime is loaded */
   bool full_debuginfo;          /* CPROF_DEBUGINFO=full: separate DWARF read too */
   sym_entry_t *tab;             /* the cache; cap is 0 or a power of two */
   size_t cap, n;
@@ -117,7 +118,6 @@ static sym_t *sym_shared; /* made on first use, never freed */
 static bool sym_busy;     /* sym_lock is held (read by the fork child, which has one thread) */
 static sym_stats_t sym_count;
 
-static sym_cxa_demangle_fn sym_demangler(void);
 
 /* ------------------------------------------------------------------ module debug info -------- */
 
@@ -318,99 +318,6 @@ static int sym_dwfl_report(sym_t *s) {
   return 0;
 }
 
-/* ------------------------------------------------------------------ demangling --------------- */
-
-/* Length of the operator spelled at p (just after "operator"), so that its '<', '(' or '>' are
- * not taken for brackets: "()", "<<=", "->*", " new[]" and so on. */
-static size_t sym_operator_len(const char *p) {
-  static const char *const ops[] = {"()", "[]", "<=>", "<<=", ">>=", "->*", "<<",
-                                    ">>", "<=", ">=",  "->",  "<",   ">"};
-  for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
-    if (strncmp(p, ops[i], strlen(ops[i])) == 0)
-      return strlen(ops[i]);
-  return 0;
-}
-
-/* Drops parameter lists, template arguments, trailing qualifiers and the return type from a
- * demangled name, in place: "int ns::f<int>(int) const" -> "ns::f". */
-static void sym_simplify(char *s) {
-  char *out = s;
-  const char *p = s;
-  int depth = 0;
-  char *spaces[8]; /* the last top-level spaces not part of "operator new" and the like */
-  size_t nspaces = 0;
-  while (*p != '\0') {
-    if (strncmp(p, "(anonymous namespace)", 21) == 0 && depth == 0) {
-      memmove(out, p, 21);
-      out += 21, p += 21;
-    } else if (*p == '{' && depth == 0) { /* {lambda(int)#1}: keep verbatim */
-      const char *end = strchr(p, '}');
-      size_t n = end != NULL ? (size_t)(end - p) + 1 : strlen(p);
-      memmove(out, p, n);
-      out += n, p += n;
-    } else if (strncmp(p, "operator", 8) == 0 && depth == 0) {
-      size_t n = 8 + sym_operator_len(p + 8);
-      memmove(out, p, n);
-      out += n, p += n;
-      if (*p == ' ') /* operator new, operator delete, conversion operators */
-        *out++ = *p++;
-    } else if (*p == '<' || *p == '(') {
-      depth++, p++;
-    } else if (*p == '>' || *p == ')') {
-      depth -= depth > 0, p++;
-    } else if (depth > 0) {
-      p++;
-    } else {
-      if (*p == ' ') {
-        if (nspaces == 8)
-          memmove(spaces, spaces + 1, 7 * sizeof(spaces[0])), nspaces--;
-        spaces[nspaces++] = out;
-      }
-      *out++ = *p++;
-    }
-  }
-  *out = '\0';
-  /* Qualifiers after the parameters (" const", " &&") were at top level and survived; cut
-   * them, then a leading return type (the part before the last top-level space). */
-  size_t len = strlen(s);
-  static const char *const quals[] = {" const", " volatile", " &&", " &"};
-  for (int again = 1; again;) {
-    again = 0;
-    for (size_t i = 0; i < sizeof(quals) / sizeof(quals[0]); i++) {
-      size_t ql = strlen(quals[i]);
-      if (len >= ql && strcmp(s + len - ql, quals[i]) == 0) {
-        len -= ql, s[len] = '\0', again = 1;
-      }
-    }
-  }
-  while (nspaces > 0 && spaces[nspaces - 1] >= s + len)
-    nspaces--;
-  if (nspaces > 0)
-    memmove(s, spaces[nspaces - 1] + 1, strlen(spaces[nspaces - 1] + 1) + 1);
-}
-
-static sym_cxa_demangle_fn sym_demangler(void) {
-  sym_cxa_demangle_fn fn;
-  void *sym = dlsym(RTLD_DEFAULT, "__cxa_demangle");
-  memcpy(&fn, &sym, sizeof(fn));
-  return fn;
-}
-
-static char *sym_demangle_with(sym_cxa_demangle_fn fn, const char *name) {
-  if (fn == NULL || name == NULL || strncmp(name, "_Z", 2) != 0)
-    return NULL;
-  int status = -1;
-  char *out = fn(name, NULL, NULL, &status);
-  if (status != 0 || out == NULL) {
-    free(out);
-    return NULL;
-  }
-  sym_simplify(out);
-  return out;
-}
-
-char *sym_demangle(const char *name) { return sym_demangle_with(sym_demangler(), name); }
-
 /* ------------------------------------------------------------------ one address -------------- */
 
 /* Sets the frame's name and system name from a linkage name and/or a plain name: a mangled
@@ -419,7 +326,7 @@ char *sym_demangle(const char *name) { return sym_demangle_with(sym_demangler(),
 static void sym_frame_name(sym_t *s, sym_frame_t *f, const char *linkage, const char *plain) {
   f->system_name = linkage != NULL ? linkage : plain;
   f->name = plain != NULL ? plain : linkage;
-  char *d = s->nscratch < SYM_MAX_SCRATCH ? sym_demangle_with(s->demangle, linkage) : NULL;
+  char *d = s->nscratch < SYM_MAX_SCRATCH ? demangle_with(s->demangle, linkage) : NULL;
   if (d != NULL) {
     s->scratch[s->nscratch++] = d;
     f->name = d;
@@ -777,7 +684,7 @@ static bool sym_maps_conflict(const map_list_t *old, const map_list_t *now) {
 /* Brings s up to date with maps and the process's demangler. 0, or -1 when libdw cannot be set
  * up (s then holds nothing). */
 static int sym_refresh(sym_t *s, const map_list_t *maps) {
-  sym_cxa_demangle_fn dm = sym_demangler();
+  demangle_fn dm = demangle_find();
   bool full = sym_env_full_debuginfo();
   if (s->dwfl != NULL && dm == s->demangle && full == s->full_debuginfo &&
       map_list_same(&s->maps, maps)) {

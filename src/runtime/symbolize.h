@@ -73,9 +73,5 @@ typedef struct sym_stats {
 
 void sym_stats(sym_stats_t *out);
 
-/* The demangled (C++) form of a linkage name, pprof's default simplification applied (no
- * parameters, no template arguments), malloc'd; NULL when name is not mangled or no demangler is
- * loaded in the process. Exposed for tests. */
-char *sym_demangle(const char *name);
 
 #endif /* CPROF_RUNTIME_SYMBOLIZE_H */

@@ -31,6 +31,7 @@
 #include "format/profile.h"
 #include "runtime/ext.h"
 #include "runtime/mappings.h"
+#include "runtime/demangle.h"
 #include "runtime/symbolize.h"
 #include "test.h"
 
@@ -598,11 +599,11 @@ static void bt_test_demangle(void) {
       {"_ZNSt6vectorIiSaIiEE9push_backERKi", "std::vector::push_back"},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    char *d = sym_demangle(cases[i][0]);
+    char *d = demangle_with(demangle_find(), cases[i][0]);
     CHECK(d != NULL && strcmp(d, cases[i][1]) == 0, "%s -> %s", cases[i][0], d ? d : "(null)");
     free(d);
   }
-  CHECK(sym_demangle("main") == NULL, "plain C names are left alone");
+  CHECK(demangle_with(demangle_find(), "main") == NULL, "plain C names are left alone");
 }
 
 static void bt_test_errors(void) {
