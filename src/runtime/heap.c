@@ -2,17 +2,19 @@
  * heap.c — the heap profile's tables: buckets, the live table, its filter, the rate, snapshots,
  * and the public calls of cprof.h's heap section.
  *
- * Buckets (heap.h) sit in a fixed array of hash chains. Finding one takes no lock: chains only
- * grow, at their head, with a release store, and a bucket never moves or dies. Creating one takes
- * bucket_lock, which also guards the bucket arena and the list of all buckets. Counts are atomic
- * adds on the bucket itself, so freeing a sampled block never takes bucket_lock.
+ * Buckets (heap.h: one per stack and size class) sit in a fixed array of hash chains, hashed by
+ * stack and class. Finding one takes no lock: chains only grow, at their head, with a release
+ * store, and a bucket never moves or dies. Creating one takes bucket_lock, which also guards the
+ * bucket arena and the list of all buckets. Counts (objects and requested bytes) are atomic adds
+ * on the bucket itself, so freeing a sampled block never takes bucket_lock.
  *
- * The live table maps a sampled block's address to its bucket. It is split into 64 stripes by the
- * top bits of the address's filter index (heap.h), so each filter counter belongs to one stripe
- * and changes only under that stripe's lock (readers load it without one); within a stripe it is
- * a table chained by the address's hash, with its own lock (a spinlock: held for a few loads and
- * stores), arena and free list of records. A record is removed before the block is given back to
- * the allocator, since after that another thread may be handed the same address.
+ * The live table maps a sampled block's address to its bucket and its requested size, which its
+ * free subtracts from the bucket's bytes (the class alone would not say). It is split into 64
+ * stripes by the top bits of the address's filter index (heap.h), so each filter counter belongs to
+ * one stripe and changes only under that stripe's lock (readers load it without one); within a
+ * stripe it is a table chained by the address's hash, with its own lock (a spinlock: held for a few
+ * loads and stores), arena and free list of records. A record is removed before the block is given
+ * back to the allocator, since after that another thread may be handed the same address.
  *
  * Locks and signals: the hooks (mhook.c) set their thread's "inside" flag before they call in
  * here, so a signal handler that allocates on top of a held lock passes straight through instead
@@ -65,8 +67,8 @@ static heap_bucket_t *_Atomic bucket_all;
 static arena_t bucket_arena;
 static _Atomic long bucket_count;
 
-static uint64_t bucket_hash(const uintptr_t *pcs, uint32_t depth, size_t size) {
-  uint64_t h = 0xcbf29ce484222325ull ^ size;
+static uint64_t bucket_hash(const uintptr_t *pcs, uint32_t depth, size_t cls) {
+  uint64_t h = 0xcbf29ce484222325ull ^ cls;
   for (uint32_t i = 0; i < depth; i++) {
     h ^= pcs[i];
     h *= 0x100000001b3ull;
@@ -84,9 +86,9 @@ static inline bool pcs_equal(const uintptr_t *a, const uintptr_t *b, uint32_t de
 }
 
 static heap_bucket_t *bucket_find(heap_bucket_t *b, uint64_t h, const uintptr_t *pcs,
-                                  uint32_t depth, size_t size) {
+                                  uint32_t depth, size_t cls) {
   for (; b != NULL; b = atomic_load_explicit(&b->next, memory_order_acquire))
-    if (b->hash == h && b->size == size && b->depth == depth && pcs_equal(b->pcs, pcs, depth))
+    if (b->hash == h && b->cls == cls && b->depth == depth && pcs_equal(b->pcs, pcs, depth))
       return b;
   return NULL;
 }
@@ -95,18 +97,19 @@ heap_bucket_t *heap_bucket_get(const uintptr_t *pcs, uint32_t depth, size_t size
   heap_bucket_t *_Atomic *heads = bucket_heads;
   if (heads == NULL)
     return NULL;
-  uint64_t h = bucket_hash(pcs, depth, size);
+  size_t cls = heap_size_class(size);
+  uint64_t h = bucket_hash(pcs, depth, cls);
   heap_bucket_t *_Atomic *head = &heads[h >> (64 - BUCKET_BITS)];
   heap_bucket_t *b =
-      bucket_find(atomic_load_explicit(head, memory_order_acquire), h, pcs, depth, size);
+      bucket_find(atomic_load_explicit(head, memory_order_acquire), h, pcs, depth, cls);
   if (b != NULL)
     return b;
   pthread_mutex_lock(&bucket_lock);
   heap_bucket_t *first = atomic_load_explicit(head, memory_order_acquire);
-  b = bucket_find(first, h, pcs, depth, size);
+  b = bucket_find(first, h, pcs, depth, cls);
   if (b == NULL && (b = arena_alloc(&bucket_arena, sizeof *b + depth * sizeof *pcs)) != NULL) {
     b->hash = h;
-    b->size = size;
+    b->cls = cls;
     b->depth = depth;
     memcpy(b->pcs, pcs, depth * sizeof *pcs);
     atomic_store_explicit(&b->next, first, memory_order_relaxed);
@@ -131,6 +134,7 @@ typedef struct heap_rec {
   struct heap_rec *next;
   const void *ptr;
   heap_bucket_t *bucket;
+  size_t size; /* requested */
 } heap_rec_t;
 
 /* A test-and-test-and-set lock. An uncontended pthread mutex pair costs ~20 ns, and at rate 1
@@ -226,7 +230,7 @@ void heap_live_prefetch(const void *p) {
     __builtin_prefetch(&heads[stripe_slot(heap_ptr_hash(p), nheads)], 1);
 }
 
-void heap_live_insert(const void *p, heap_bucket_t *b) {
+void heap_live_insert(const void *p, heap_bucket_t *b, size_t size) {
   uint64_t h = heap_ptr_hash(p);
   heap_stripe_t *s = stripe_of(p);
   spin_lock(&s->lock);
@@ -237,8 +241,9 @@ void heap_live_insert(const void *p, heap_bucket_t *b) {
   heap_rec_t **chain = &s->heads[stripe_slot(h, s->nheads)];
   for (heap_rec_t *r = *chain; r != NULL; r = r->next) {
     if (r->ptr == p) { /* its free was not seen: count it now */
-      atomic_fetch_add_explicit(&r->bucket->frees, 1, memory_order_relaxed);
+      heap_bucket_count_free(r->bucket, r->size);
       r->bucket = b;
+      r->size = size;
       goto out;
     }
   }
@@ -249,6 +254,7 @@ void heap_live_insert(const void *p, heap_bucket_t *b) {
     goto out; /* lost: the block stays in use in the profile's eyes */
   r->ptr = p;
   r->bucket = b;
+  r->size = size;
   r->next = *chain;
   *chain = r;
   s->count++;
@@ -257,7 +263,7 @@ out:
   spin_unlock(&s->lock);
 }
 
-heap_bucket_t *heap_live_remove(const void *p) {
+heap_bucket_t *heap_live_remove(const void *p, size_t *size) {
   uint64_t h = heap_ptr_hash(p);
   heap_stripe_t *s = stripe_of(p);
   heap_bucket_t *b = NULL;
@@ -267,6 +273,7 @@ heap_bucket_t *heap_live_remove(const void *p) {
       heap_rec_t *r = *link;
       if (r->ptr == p) {
         b = r->bucket;
+        *size = r->size;
         *link = r->next;
         r->next = s->spare;
         s->spare = r;
@@ -397,9 +404,12 @@ void *heap_snapshot(void) {
   for (heap_bucket_t *b = first; b != NULL && s->n < n; b = b->all) {
     heap_snap_entry_t *e = &s->e[s->n++];
     e->bucket = b;
-    /* frees first: a free is counted after its alloc, so inuse never goes negative */
+    /* frees first: a free is counted after its alloc, so inuse never goes negative (a read
+     * that still races is clamped by the writer) */
     e->frees = atomic_load_explicit(&b->frees, memory_order_relaxed);
+    e->free_bytes = atomic_load_explicit(&b->free_bytes, memory_order_relaxed);
     e->allocs = atomic_load_explicit(&b->allocs, memory_order_relaxed);
+    e->alloc_bytes = atomic_load_explicit(&b->alloc_bytes, memory_order_relaxed);
   }
   snap_sort(s->e, s->n);
   return s;

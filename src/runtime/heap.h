@@ -1,12 +1,16 @@
 /*
  * heap.h — the sampled heap profile: what the allocation hooks (mhook.c) record and how it is read.
  *
- * A sampled allocation is counted in a bucket, keyed as Go keys its memory profile by the call
- * stack and the allocation's size, so every object of a bucket has one size and its bytes are
- * its objects times that size. Buckets are never freed: a record of the live table points at one
- * and a snapshot may still name it. The live table maps each sampled block that is still allocated
- * to its bucket; free() asks heap_maybe_live() first, one load from a counting filter, and takes
- * the slow path only when the filter says the block may have been sampled.
+ * A sampled allocation is counted in a bucket, keyed by the call stack and the allocation's size
+ * class (heap_size_class: sizes rounded up on a ladder of 4 steps per power of two), as Go keys its
+ * memory profile by stack and size-class size: a site that allocates many different sizes gets a
+ * few dozen buckets, not one per size. A bucket counts objects and the bytes that were requested
+ * (alloc_objects, alloc_bytes, free_objects, free_bytes), so byte totals stay exact; the class only
+ * groups. Buckets are never freed: a record of the live table points at one and a snapshot may
+ * still name it. The live table maps each sampled block that is still allocated to its bucket and
+ * its requested size (which its free subtracts); free() asks heap_maybe_live() first, one load
+ * from a counting filter, and takes the slow path only when the filter says the block may have
+ * been sampled.
  *
  * Everything here lives in memory mapped from the kernel (arena.c, sys_map), never in the host's
  * heap. heap.c owns the tables, the rate and the public calls; heapwrite.c turns a snapshot into a
@@ -25,21 +29,23 @@
 #define HEAP_FILTER_BITS 17       /* 128 Ki one-byte counters */
 #define HEAP_STRIPE_BITS 6        /* 64 independently locked parts of the live table */
 
-/* One stack and size; alloc and free counts only grow (inuse = allocs - frees). */
+/* One stack and size class. The counters only grow (inuse = allocs - frees, in objects and in
+ * requested bytes); an allocation adds its objects before its bytes, a free likewise. */
 typedef struct heap_bucket {
   struct heap_bucket *_Atomic next; /* hash chain, read without a lock */
   struct heap_bucket *all;          /* every bucket, newest first */
   uint64_t hash;
-  size_t size;
-  _Atomic int64_t allocs, frees;
+  size_t cls;                              /* heap_size_class of every size counted here */
+  _Atomic int64_t allocs, frees;           /* objects */
+  _Atomic int64_t alloc_bytes, free_bytes; /* requested bytes */
   uint32_t depth;
   uintptr_t pcs[]; /* return addresses, leaf first */
 } heap_bucket_t;
 
-/* A copy of every bucket's counts at one moment, sorted by bucket address (for deltas). */
+/* A copy of every bucket's counters at one moment, sorted by bucket address (for deltas). */
 typedef struct heap_snap_entry {
   const heap_bucket_t *bucket;
-  int64_t allocs, frees;
+  int64_t allocs, frees, alloc_bytes, free_bytes;
 } heap_snap_entry_t;
 
 typedef struct heap_snap {
@@ -50,6 +56,31 @@ typedef struct heap_snap {
   int64_t mono_nanos; /* CLOCK_MONOTONIC when taken */
   heap_snap_entry_t e[];
 } heap_snap_t;
+
+/* ------------------------------------------------------------ size classes ------------------ */
+
+/* The size class of a request of n bytes: 0..16 themselves, then n rounded up to the next value
+ * of the form (4+k)·2^(e-2), k in 0..3 (16, 20, 24, 28, 32, 40, 48, ...), at most 1/4 above n;
+ * SIZE_MAX past the last one that fits. A few instructions, one branch. Async-signal-safe. */
+static inline size_t heap_size_class(size_t n) {
+  if (n <= 16)
+    return n;
+  size_t m = n - 1; /* m >= 16: bit b >= 4 is its top */
+  unsigned shift = (unsigned)(63 - __builtin_clzll((unsigned long long)m)) - 2;
+  size_t c = ((m >> shift) + 1) << shift; /* top 3 bits of m (4..7), plus one step */
+  return c != 0 ? c : SIZE_MAX;           /* 8·2^61 wraps to 0 */
+}
+
+/* Counts one allocation of n requested bytes in b, and one free. Async-signal-safe. */
+static inline void heap_bucket_count_alloc(heap_bucket_t *b, size_t n) {
+  atomic_fetch_add_explicit(&b->allocs, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&b->alloc_bytes, (int64_t)n, memory_order_relaxed);
+}
+
+static inline void heap_bucket_count_free(heap_bucket_t *b, size_t n) {
+  atomic_fetch_add_explicit(&b->frees, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&b->free_bytes, (int64_t)n, memory_order_relaxed);
+}
 
 /* ------------------------------------------------------------ the filter --------------------- */
 
@@ -85,20 +116,22 @@ static inline bool heap_maybe_live(const void *p) {
 /* The current rate (0: off) and its epoch, which changes with every change of rate. */
 long heap_rate_now(unsigned *epoch);
 
-/* The bucket for (pcs, size), created when missing; NULL when out of memory. Lock-free when it
- * exists. Called only with the caller's guard set (mhook.c). */
+/* The bucket for (pcs, heap_size_class(size)), created when missing; NULL when out of memory.
+ * Lock-free when it exists. Called only with the caller's "inside" flag set (mhook.c). */
 heap_bucket_t *heap_bucket_get(const uintptr_t *pcs, uint32_t depth, size_t size);
 
-/* Records p as a live block of b (allocs are counted by the caller). A stale record for the same
- * address (its free was not seen) is counted as freed and replaced. */
-void heap_live_insert(const void *p, heap_bucket_t *b);
+/* Records p as a live block of b of size requested bytes (the allocation is counted by the
+ * caller). A stale record for the same address (its free was not seen) is counted as freed, with
+ * its own bucket and size, and replaced. */
+void heap_live_insert(const void *p, heap_bucket_t *b, size_t size);
 
 /* Starts loading what heap_live_insert(p, ...) will touch, so that its cache misses overlap the
  * stack walk that comes first. Only a hint: takes no lock, changes nothing. Async-signal-safe. */
 void heap_live_prefetch(const void *p);
 
-/* Removes p's record and returns its bucket (the free is not counted), or NULL. */
-heap_bucket_t *heap_live_remove(const void *p);
+/* Removes p's record and returns its bucket, with its requested size in *size (the free is not
+ * counted), or NULL (*size untouched). */
+heap_bucket_t *heap_live_remove(const void *p, size_t *size);
 
 /* Whether pc lies in the extension's code or its libraries (ext_load.c). Async-signal-safe. */
 bool ext_code_has(uintptr_t pc);

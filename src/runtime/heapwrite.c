@@ -1,13 +1,16 @@
 /*
  * heapwrite.c — writing a heap snapshot as Go writes its heap and allocs profiles.
  *
- * A snapshot (heap.c) holds every bucket's counts, sorted by bucket address; a delta (a base
- * snapshot given) is a merge of two such arrays, a bucket missing on one side counting from zero.
- * Each bucket becomes one sample whose values are Go's four heap columns (alloc_objects,
- * alloc_space, inuse_objects, inuse_space), every (objects, bytes) pair unbiased as Go does for
- * the Poisson sampling, and whose one label "bytes" is the bucket's object size. Samples are sorted
- * by stack and size, so the same counts give the same bytes. debug >= 1 hands the raw counts to the
- * extension's writer of Go's legacy text instead.
+ * A snapshot (heap.c) holds every bucket's four counters (objects and requested bytes, allocated
+ * and freed), sorted by bucket address; a delta (a base snapshot given) is a merge of two such
+ * arrays, a bucket missing on one side counting from zero. Each bucket (a stack and a size class)
+ * becomes one sample whose values are Go's four heap columns (alloc_objects, alloc_space,
+ * inuse_objects, inuse_space), taken from the counters, so the bytes are exactly what was
+ * requested; every (objects, bytes) pair is unbiased as Go does for the Poisson sampling, with its
+ * own average object size. The one label "bytes" is Go's blockSize, the record's average
+ * allocation (alloc bytes / alloc objects): the block size for a site that allocates one size.
+ * Samples are sorted by stack and class, so the same counts give the same bytes. debug >= 1 hands
+ * the raw counts and bytes to the extension's writer of Go's legacy text instead.
  *
  * The whole write runs under the heap guard: what the extension allocates to symbolize, encode and
  * compress is not sampled. Working memory comes from an arena, not from the host's heap.
@@ -106,7 +109,7 @@ void heap_scale(int64_t *count, int64_t *bytes, long rate) {
 
 typedef struct heap_row {
   const heap_bucket_t *b;
-  int64_t allocs, frees;
+  int64_t allocs, frees, alloc_bytes, free_bytes;
 } heap_row_t;
 
 /* snap minus base, merged by bucket address; rows with no change at all are left out. */
@@ -117,25 +120,28 @@ static size_t rows_delta(const heap_snap_t *snap, const heap_snap_t *base, heap_
     const heap_snap_entry_t *b = j < nb ? &base->e[j] : NULL;
     heap_row_t r;
     if (b == NULL || (s != NULL && (uintptr_t)s->bucket < (uintptr_t)b->bucket)) {
-      r = (heap_row_t){s->bucket, s->allocs, s->frees};
+      r = (heap_row_t){s->bucket, s->allocs, s->frees, s->alloc_bytes, s->free_bytes};
       i++;
     } else if (s == NULL || (uintptr_t)b->bucket < (uintptr_t)s->bucket) {
-      r = (heap_row_t){b->bucket, -b->allocs, -b->frees};
+      r = (heap_row_t){b->bucket, -b->allocs, -b->frees, -b->alloc_bytes, -b->free_bytes};
       j++;
     } else {
-      r = (heap_row_t){s->bucket, s->allocs - b->allocs, s->frees - b->frees};
+      r = (heap_row_t){s->bucket, s->allocs - b->allocs, s->frees - b->frees,
+                       s->alloc_bytes - b->alloc_bytes, s->free_bytes - b->free_bytes};
       i++;
       j++;
     }
     if (base == NULL && r.frees > r.allocs)
       r.frees = r.allocs; /* counts read while frees raced ahead */
+    if (base == NULL && r.free_bytes > r.alloc_bytes)
+      r.free_bytes = r.alloc_bytes;
     if (r.allocs != 0 || r.frees != 0)
       out[n++] = r;
   }
   return n;
 }
 
-/* By stack (leaf first, then outwards), then by size: deterministic output. */
+/* By stack (leaf first, then outwards), then by size class: deterministic output. */
 static int row_cmp(const void *pa, const void *pb) {
   const heap_bucket_t *a = ((const heap_row_t *)pa)->b, *b = ((const heap_row_t *)pb)->b;
   uint32_t n = a->depth < b->depth ? a->depth : b->depth;
@@ -144,7 +150,16 @@ static int row_cmp(const void *pa, const void *pb) {
       return a->pcs[i] < b->pcs[i] ? -1 : 1;
   if (a->depth != b->depth)
     return a->depth < b->depth ? -1 : 1;
-  return a->size < b->size ? -1 : a->size > b->size;
+  return a->cls < b->cls ? -1 : a->cls > b->cls;
+}
+
+/* Go's blockSize: the record's average allocation. A delta row with frees only (no allocation
+ * in the interval) takes its frees' average instead of Go's 0, so that the label still says which
+ * size the row is about. */
+static int64_t row_block_size(const heap_row_t *r) {
+  if (r->allocs > 0)
+    return r->alloc_bytes / r->allocs;
+  return r->frees > 0 ? r->free_bytes / r->frees : 0;
 }
 
 /* ------------------------------------------------------------ writing ---------------------- */
@@ -155,14 +170,14 @@ static int write_text(const ext_api_t *ext, int fd, const heap_row_t *rows, size
   if (recs == NULL)
     return -ENOMEM;
   for (size_t i = 0; i < n; i++) {
-    int64_t size = (int64_t)rows[i].b->size, inuse = rows[i].allocs - rows[i].frees;
+    const heap_row_t *r = &rows[i];
     recs[i] = (rt_heap_record_t){
-        .pcs = rows[i].b->pcs,
-        .depth = rows[i].b->depth,
-        .inuse_objects = inuse,
-        .inuse_bytes = inuse * size,
-        .alloc_objects = rows[i].allocs,
-        .alloc_bytes = rows[i].allocs * size,
+        .pcs = r->b->pcs,
+        .depth = r->b->depth,
+        .inuse_objects = r->allocs - r->frees,
+        .inuse_bytes = r->alloc_bytes - r->free_bytes,
+        .alloc_objects = r->allocs,
+        .alloc_bytes = r->alloc_bytes,
     };
   }
   rt_heap_text_t text = {.records = recs, .nrecords = n, .rate = rate};
@@ -176,11 +191,12 @@ static int write_proto(const ext_api_t *ext, int fd, const heap_row_t *rows, siz
   if (samples == NULL || labels == NULL)
     return -ENOMEM;
   for (size_t i = 0; i < n; i++) {
-    int64_t size = (int64_t)rows[i].b->size, inuse = rows[i].allocs - rows[i].frees;
-    int64_t v[4] = {rows[i].allocs, rows[i].allocs * size, inuse, inuse * size};
+    const heap_row_t *r = &rows[i];
+    int64_t v[4] = {r->allocs, r->alloc_bytes, r->allocs - r->frees,
+                    r->alloc_bytes - r->free_bytes};
     heap_scale(&v[0], &v[1], snap->rate);
     heap_scale(&v[2], &v[3], snap->rate);
-    labels[i] = (rt_label_t){.key = "bytes", .num = size};
+    labels[i] = (rt_label_t){.key = "bytes", .num = row_block_size(r)};
     samples[i] = (rt_sample_t){
         .pcs = rows[i].b->pcs,
         .depth = rows[i].b->depth,

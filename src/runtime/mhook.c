@@ -17,13 +17,17 @@
  *
  * free() asks the filter (heap.h), one load, whether the block may have been sampled, and only
  * then removes its record, before the real free, after which the address may be handed out again.
+ * The record gives the bucket and the size that was requested, which the free subtracts: a bucket
+ * holds a size class, so its bytes are sums of requested sizes, never objects times one size. A
+ * realloc of a sampled block takes the record first and puts it back, size and all, if the real
+ * realloc fails; otherwise it counts the old block freed and the new one as a new allocation.
  *
  * Reentrancy: a thread's "inside" flag is set before the slow path takes any lock, and a hook
  * that finds it set passes straight through (a free seen that way leaves a stale record, which
- * the next insertion of that address counts as freed). That covers a host that allocates in a
- * signal handler on top of our slow path, and the profiler's own work. The guard (heap_guard_enter)
- * stops sampling on a thread without stopping frees from being recorded. No hook changes errno
- * except as the real function does.
+ * the next insertion of that address counts as freed, with the size the record kept). That covers a
+ * host that allocates in a signal handler on top of our slow path, and the profiler's own work. The
+ * guard (heap_guard_enter) stops sampling on a thread without stopping frees from being recorded.
+ * No hook changes errno except as the real function does.
  *
  * Every function in this file is async-signal-safe in the sense above: on a thread where a hook
  * is already running it takes no lock and allocates nothing.
@@ -285,46 +289,49 @@ __attribute__((noinline)) static void mhook_sample(const void *p, size_t n) {
     }
     heap_bucket_t *b = depth > 0 ? heap_bucket_get(pcs + skip, (uint32_t)(depth - skip), n) : NULL;
     if (b != NULL) {
-      atomic_fetch_add_explicit(&b->allocs, 1, memory_order_relaxed);
-      heap_live_insert(p, b);
+      heap_bucket_count_alloc(b, n);
+      heap_live_insert(p, b, n);
     }
   }
   errno = saved;
   t->inside = 0;
 }
 
-/* Removes p's record (when the filter says it may have one) and returns its bucket, uncounted. */
-__attribute__((noinline)) static heap_bucket_t *mhook_take(const void *p) {
+/* Removes p's record (when the filter says it may have one) and returns its bucket, uncounted,
+ * with the block's requested size in *size. */
+__attribute__((noinline)) static heap_bucket_t *mhook_take(const void *p, size_t *size) {
   mhook_tls_t *t = &mh_tls;
   if (t->inside)
     return NULL;
   t->inside = 1;
   int saved = errno;
-  heap_bucket_t *b = heap_live_remove(p);
+  heap_bucket_t *b = heap_live_remove(p, size);
   errno = saved;
   t->inside = 0;
   return b;
 }
 
 static void mhook_forget(const void *p) {
-  heap_bucket_t *b = mhook_take(p);
+  size_t size = 0;
+  heap_bucket_t *b = mhook_take(p, &size);
   if (b != NULL)
-    atomic_fetch_add_explicit(&b->frees, 1, memory_order_relaxed);
+    heap_bucket_count_free(b, size);
 }
 
-/* After the real realloc of a sampled block p: a failure leaves p allocated (its record goes
- * back); anything else ended p (moved, or freed by realloc(p, 0)). errno is the realloc's. */
+/* After the real realloc of a sampled block p of size requested bytes: a failure leaves p
+ * allocated (its record goes back, with its size); anything else ended p (moved, or freed by
+ * realloc(p, 0)). errno is the realloc's. */
 __attribute__((noinline)) static void mhook_realloc_done(const void *p, const void *q, size_t n,
-                                                         heap_bucket_t *b) {
+                                                         heap_bucket_t *b, size_t size) {
   if (q == NULL && n != 0) {
     mhook_tls_t *t = &mh_tls;
     int saved = errno;
     t->inside = 1;
-    heap_live_insert(p, b);
+    heap_live_insert(p, b, size);
     t->inside = 0;
     errno = saved;
   } else {
-    atomic_fetch_add_explicit(&b->frees, 1, memory_order_relaxed);
+    heap_bucket_count_free(b, size);
   }
 }
 
@@ -395,11 +402,12 @@ static inline __attribute__((always_inline)) void *realloc_impl(void *p, size_t 
       return realloc_boot(p, n);
   }
   heap_bucket_t *b = NULL;
+  size_t old = 0;
   if (UNLIKELY(heap_maybe_live(p)) && p != NULL)
-    b = mhook_take(p);
+    b = mhook_take(p, &old);
   void *q = f(p, n);
   if (UNLIKELY(b != NULL))
-    mhook_realloc_done(p, q, n, b);
+    mhook_realloc_done(p, q, n, b, old);
   MHOOK_COUNT(q, n);
   return q;
 }

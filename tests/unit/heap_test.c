@@ -5,8 +5,9 @@
  * allocation below goes through the hooks, with the real allocator (glibc's) found by dlsym. Each
  * allocation site is a function of its own (noipa: not inlined, not cloned); a bucket belongs to a
  * site when its leaf pc lies in that function, which also checks that the hooks' own frame is
- * dropped from the stack. At rate 1 every count is exact. The edge cases compare the hooks'
- * results and errno with the real functions', called directly through dlsym(RTLD_NEXT).
+ * dropped from the stack. At rate 1 every count is exact, bytes included: a bucket holds a size
+ * class but counts the requested sizes. The edge cases compare the hooks' results and errno with
+ * the real functions', called directly through dlsym(RTLD_NEXT).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -14,11 +15,11 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/time.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -64,6 +65,8 @@ SITE(site_rate, malloc(n))
 SITE(site_gfree, malloc(n))
 SITE(site_sig, malloc(n))
 SITE(site_sigmain, malloc(n))
+SITE(site_sizes, malloc(n))
+SITE(site_stale, malloc(n))
 
 __attribute__((noipa)) static void *site_posix(size_t n) {
   void *p = NULL;
@@ -85,10 +88,11 @@ __attribute__((noipa)) static void *site_reallocarray(void *p, size_t m, size_t 
 }
 
 static void *const sites[] = {
-    site_malloc,  site_calloc,  site_realloc_null, site_memalign, site_aligned, site_valloc,
-    site_pvalloc, site_zero,    site_grown,        site_guard,    site_off,     site_thread,
-    site_fork,    site_churn,   site_stat,         site_write,    site_rate,    site_gfree,
-    site_sig,     site_sigmain, site_posix,        site_realloc,  site_reallocarray,
+    site_malloc, site_calloc,  site_realloc_null, site_memalign, site_aligned,
+    site_valloc, site_pvalloc, site_zero,         site_grown,    site_guard,
+    site_off,    site_thread,  site_fork,         site_churn,    site_stat,
+    site_write,  site_rate,    site_gfree,        site_sig,      site_sigmain,
+    site_posix,  site_realloc, site_reallocarray, site_sizes,    site_stale,
 };
 
 /* The site whose code holds pc: the nearest site start at or below it. */
@@ -103,8 +107,9 @@ static void *site_of(uintptr_t pc) {
 }
 
 typedef struct site_stat {
-  int64_t allocs, frees, buckets;
-  size_t size; /* of the last bucket seen */
+  int64_t allocs, frees, alloc_bytes, free_bytes, buckets;
+  size_t size;         /* the average allocation: the size, for a site that allocates one */
+  heap_bucket_t *last; /* the last bucket seen */
 } site_stat_t;
 
 static site_stat_t stat_of(void *site) {
@@ -114,9 +119,12 @@ static site_stat_t stat_of(void *site) {
       continue;
     s.allocs += atomic_load(&b->allocs);
     s.frees += atomic_load(&b->frees);
+    s.alloc_bytes += atomic_load(&b->alloc_bytes);
+    s.free_bytes += atomic_load(&b->free_bytes);
     s.buckets++;
-    s.size = b->size;
+    s.last = b;
   }
+  s.size = s.allocs > 0 ? (size_t)(s.alloc_bytes / s.allocs) : 0;
   return s;
 }
 
@@ -599,6 +607,146 @@ static void test_write(void) {
     free(keep[i]);
 }
 
+/* ------------------------------------------------------------ size classes ---------------- */
+
+static void test_size_class(void) {
+  static const size_t cases[][2] = {
+      {0, 0},
+      {1, 1},
+      {15, 15},
+      {16, 16},
+      {17, 20},
+      {20, 20},
+      {21, 24},
+      {28, 28},
+      {29, 32},
+      {32, 32},
+      {33, 40},
+      {41, 48},
+      {57, 64},
+      {100, 112},
+      {4096, 4096},
+      {4097, 5120},
+      {5121, 6144},
+      {7169, 8192},
+      {1000000, 1048576},
+      {(size_t)7 << 61, (size_t)7 << 61},
+      {((size_t)7 << 61) + 1, SIZE_MAX},
+      {SIZE_MAX, SIZE_MAX},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    CHECK(heap_size_class(cases[i][0]) == cases[i][1], "class(%zu) = %zu, want %zu", cases[i][0],
+          heap_size_class(cases[i][0]), cases[i][1]);
+  /* every class is the smallest ladder value >= n, at most 1/4 above n; 80 classes up to 1 MiB */
+  size_t prev = 0, distinct = 0, bad = 0;
+  for (size_t n = 1; n <= ((size_t)1 << 20); n++) {
+    size_t c = heap_size_class(n);
+    /* (4..7)·2^s: zero below the top three bits */
+    bool on_ladder = c <= 16 || (c & (((size_t)1 << (61 - __builtin_clzll(c))) - 1)) == 0;
+    bool smallest = prev == c || prev == n - 1; /* a new class starts just above the last */
+    if (c < n || (n > 16 && 4 * (c - n) >= c) || !on_ladder || heap_size_class(c) != c ||
+        c < prev || !smallest)
+      bad++;
+    distinct += c != prev;
+    prev = c;
+  }
+  CHECK(bad == 0 && distinct == 80, "ladder: %zu bad sizes, %zu classes up to 1 MiB", bad,
+        distinct);
+}
+
+/* One site that allocates every size from 1 to SIZES_MAX: a few dozen buckets, and at rate 1 its
+ * bytes are exactly the requested ones, in the counters, in the profile and in a delta. */
+#define SIZES_MAX 3000
+
+static void test_many_sizes(void) {
+  static void *blocks[SIZES_MAX + 1];
+  void *base = heap_snapshot();
+  int64_t total = 0, inuse = 0;
+  for (size_t n = 1; n <= SIZES_MAX; n++) {
+    blocks[n] = site_sizes(n);
+    total += (int64_t)n;
+  }
+  for (size_t n = 1; n <= SIZES_MAX; n++) {
+    if (n % 2 == 0) {
+      free(blocks[n]);
+      blocks[n] = NULL;
+    } else {
+      inuse += (int64_t)n;
+    }
+  }
+  /* a failed realloc puts the record back with its size; the later free subtracts that size */
+  errno = 0;
+  CHECK(site_realloc(blocks[1001], SIZE_MAX - 4096) == NULL && errno == ENOMEM, "failed realloc");
+  site_stat_t s = stat_of(site_sizes);
+  /* 1..16, 4 classes in each of (16, 32] ... (1024, 2048], then 2560 and 3072 */
+  CHECK(s.buckets == 16 + 7 * 4 + 2, "%d sizes in %lld buckets, want 46", SIZES_MAX,
+        (long long)s.buckets);
+  CHECK(s.allocs == SIZES_MAX && s.frees == SIZES_MAX / 2 && s.alloc_bytes == total &&
+            s.alloc_bytes - s.free_bytes == inuse,
+        "counters: %lld/%lld objects, %lld/%lld bytes, want inuse %lld of %lld",
+        (long long)s.allocs, (long long)s.frees, (long long)s.alloc_bytes, (long long)s.free_bytes,
+        (long long)inuse, (long long)total);
+  void *snap = heap_snapshot();
+  for (int delta = 0; delta < 2; delta++) {
+    prof_t *p = write_and_decode(snap, delta ? base : NULL, false);
+    if (p == NULL)
+      continue;
+    int64_t v[4] = {0}, nsamples = 0, bad_label = 0;
+    size_t last_class = 0;
+    for (size_t i = 0; i < p->nsample; i++) {
+      const prof_sample_t *x = &p->sample[i];
+      const prof_location_t *l = x->nlocation ? prof_location_by_id(p, x->location_id[0]) : NULL;
+      const prof_function_t *f =
+          l && l->nline ? prof_function_by_id(p, l->line[l->nline - 1].function_id) : NULL;
+      if (f == NULL || strcmp(prof_str(p, f->name), "site_sizes") != 0)
+        continue;
+      nsamples++;
+      for (int k = 0; k < 4; k++)
+        v[k] += x->value[k];
+      /* the label is the average requested size; one stack, so the samples come by class */
+      int64_t avg = x->value[0] ? x->value[1] / x->value[0] : -1;
+      size_t cls = heap_size_class((size_t)avg);
+      bad_label += x->nlabel != 1 || x->label[0].num != avg || avg <= 0 || cls <= last_class;
+      last_class = cls;
+    }
+    CHECK(nsamples == s.buckets && bad_label == 0, "%s: %lld samples, %lld bad labels",
+          delta ? "delta" : "profile", (long long)nsamples, (long long)bad_label);
+    CHECK(v[0] == SIZES_MAX && v[1] == total && v[2] == SIZES_MAX / 2 && v[3] == inuse,
+          "%s: alloc %lld/%lld inuse %lld/%lld, want %d/%lld %d/%lld", delta ? "delta" : "profile",
+          (long long)v[0], (long long)v[1], (long long)v[2], (long long)v[3], SIZES_MAX,
+          (long long)total, SIZES_MAX / 2, (long long)inuse);
+    prof_free(p);
+  }
+  heap_snapshot_free(snap);
+  heap_snapshot_free(base);
+  for (size_t n = 1; n <= SIZES_MAX; n++)
+    free(blocks[n]);
+  s = stat_of(site_sizes);
+  CHECK(s.frees == SIZES_MAX && s.free_bytes == total, "all freed: %lld objects %lld bytes",
+        (long long)s.frees, (long long)s.free_bytes);
+}
+
+/* A record whose free was not seen (a free on a thread inside a hook) is counted as freed, with
+ * its own size, when its address is recorded again. */
+static void test_stale_record(void) {
+  void *p = site_stale(50);
+  site_stat_t s = stat_of(site_stale);
+  CHECK(s.allocs == 1 && s.last != NULL, "sampled once");
+  if (s.last == NULL)
+    return;
+  /* what mhook_sample does when the address comes back from the allocator as a 70-byte block */
+  heap_bucket_count_alloc(s.last, 70);
+  heap_live_insert(p, s.last, 70);
+  s = stat_of(site_stale);
+  CHECK(s.allocs == 2 && s.frees == 1 && s.alloc_bytes == 120 && s.free_bytes == 50,
+        "stale record freed with its size: %lld %lld %lld %lld", (long long)s.allocs,
+        (long long)s.frees, (long long)s.alloc_bytes, (long long)s.free_bytes);
+  free(p);
+  s = stat_of(site_stale);
+  CHECK(s.frees == 2 && s.free_bytes == 120, "then the new record's free: %lld %lld",
+        (long long)s.frees, (long long)s.free_bytes);
+}
+
 /* At Go's default rate, 1 GiB of short-lived 4 KiB blocks is estimated within 10%. */
 static void test_default_rate(void) {
   CHECK(cprof_set_mem_profile_rate(HEAP_DEFAULT_RATE) == 0, "default rate");
@@ -629,6 +777,9 @@ int main(void) {
   test_signal_handler();
   test_fork();
   test_write();
+  test_size_class();
+  test_many_sizes();
+  test_stale_record();
   test_default_rate();
   return TEST_DONE("heap_test");
 }
