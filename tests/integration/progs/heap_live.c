@@ -51,37 +51,28 @@ __attribute__((noinline)) void keep_small(void)
 	}
 }
 
-/* Allocates and frees `bytes` in CHURN_SIZE blocks; returns a checksum of what it wrote. */
-__attribute__((noinline)) unsigned long churn(unsigned long long bytes)
-{
-	unsigned long sum = 0;
-	for (unsigned long long done = 0; done < bytes; done += CHURN_SIZE) {
-		sink = malloc(CHURN_SIZE);
-		char *p = sink;
-		if (p == NULL)
-			abort();
-		p[0] = (char)(done >> 12);
-		sum += (unsigned char)p[0];
-		free(sink);
+/* Defines a function that allocates and frees `bytes` in CHURN_SIZE blocks and returns a checksum
+ * of what it wrote: one body, several names, since the name is the allocation site the test
+ * looks for. */
+#define DEFINE_CHURN(name)                                                                  \
+	__attribute__((noinline)) unsigned long name(unsigned long long bytes)              \
+	{                                                                                   \
+		unsigned long sum = 0;                                                      \
+		for (unsigned long long done = 0; done < bytes; done += CHURN_SIZE) {       \
+			sink = malloc(CHURN_SIZE);                                          \
+			char *p = sink;                                                     \
+			if (p == NULL)                                                      \
+				abort();                                                    \
+			p[0] = (char)(done >> 12);                                          \
+			sum += (unsigned char)p[0];                                         \
+			free(sink);                                                         \
+		}                                                                           \
+		return sum;                                                                 \
 	}
-	return sum;
-}
 
-/* The same as churn(), from another function: what the test allocates during a delta profile. */
-__attribute__((noinline)) unsigned long churn_later(unsigned long long bytes)
-{
-	unsigned long sum = 0;
-	for (unsigned long long done = 0; done < bytes; done += CHURN_SIZE) {
-		sink = malloc(CHURN_SIZE);
-		char *p = sink;
-		if (p == NULL)
-			abort();
-		p[0] = (char)(done >> 12);
-		sum += (unsigned char)p[0];
-		free(sink);
-	}
-	return sum;
-}
+DEFINE_CHURN(churn)
+/* What the test allocates during a delta profile. */
+DEFINE_CHURN(churn_later)
 
 static void serve_commands(void)
 {
