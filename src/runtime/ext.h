@@ -82,7 +82,6 @@ typedef struct core_api {
   /* The public CPU profile calls, for the HTTP handler. */
   int (*cpu_start)(int fd);
   int (*cpu_stop)(void);
-  int (*cpu_running)(void);
   /* A message to stderr, prefixed "cprof: ", and remembered for cprof_last_error(). */
   void (*report)(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
   /* The process's argv as read at start-up (for /debug/pprof/cmdline): NUL-separated. */

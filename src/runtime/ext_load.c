@@ -127,7 +127,6 @@ static const core_api_t core_table = {
     .size = sizeof(core_api_t),
     .cpu_start = cpu_start,
     .cpu_stop = cpu_stop,
-    .cpu_running = cpu_running,
     .report = report,
     .cmdline = core_cmdline,
     .heap_snapshot = heap_snapshot,

@@ -64,7 +64,6 @@ static int stub_cpu_stop(void) {
   return 0;
 }
 
-static int stub_cpu_running(void) { return atomic_load(&stub_running); }
 
 static void stub_report(const char *fmt, ...) {
   va_list ap;
@@ -113,7 +112,6 @@ static const core_api_t stub_core = {
     .size = sizeof(core_api_t),
     .cpu_start = stub_cpu_start,
     .cpu_stop = stub_cpu_stop,
-    .cpu_running = stub_cpu_running,
     .report = stub_report,
     .cmdline = stub_cmdline,
     .heap_snapshot = stub_heap_snapshot,
