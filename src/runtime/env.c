@@ -133,12 +133,14 @@ static void start_cpu_from_env(const char *path) {
     env_cpu_path[0] = '\0';
     return;
   }
-  /* The fd is opened at exit; until then /dev/null stands in, since start wants a writable fd. */
+  /* The fd is opened at exit; until then /dev/null stands in, since start wants a writable fd
+   * (it stays open for the process's life: the profile keeps it as its start fd). */
   env_owner = getpid();
-  static int devnull = -1;
-  devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
   rc = devnull < 0 ? -errno : cpu_start(devnull);
   if (rc != 0) {
+    if (devnull >= 0)
+      close(devnull);
     report("CPU profile not started: %s", strerror(-rc));
     env_cpu_path[0] = '\0';
     return;
