@@ -44,6 +44,7 @@
 #define STRIPE_HEADS_MIN 1024
 
 _Atomic uint8_t heap_filter[1u << HEAP_FILTER_BITS];
+_Atomic uint64_t heap_filter_bits[1u << (HEAP_FILTER_BITS - 6)];
 _Atomic bool heap_active;
 
 /* ------------------------------------------------------------ rate ------------------------- */
@@ -193,7 +194,14 @@ static void filter_add(const void *p, int d) {
   unsigned v = atomic_load_explicit(c, memory_order_relaxed);
   if (v == 255)
     return; /* stuck at "maybe" */
-  atomic_store_explicit(c, (uint8_t)(v + (unsigned)d), memory_order_relaxed);
+  unsigned w = v + (unsigned)d;
+  atomic_store_explicit(c, (uint8_t)w, memory_order_relaxed);
+  if ((v == 0) != (w == 0)) { /* the bit changes: it is 1 while the counter is not 0 */
+    uint32_t i = heap_filter_index(p);
+    _Atomic uint64_t *word = &heap_filter_bits[i >> 6];
+    uint64_t bits = atomic_load_explicit(word, memory_order_relaxed) ^ (1ull << (i & 63));
+    atomic_store_explicit(word, bits, memory_order_relaxed);
+  }
 }
 
 /* Doubles the stripe's chain array (or makes the first). Keeps the old one on failure. */
@@ -222,6 +230,7 @@ void heap_live_prefetch(const void *p) {
   heap_stripe_t *s = stripe_of(p);
   __builtin_prefetch(s, 1);
   __builtin_prefetch(&heap_filter[heap_filter_index(p)], 1);
+  __builtin_prefetch(&heap_filter_bits[heap_filter_index(p) >> 6], 1);
   /* Read without the lock, so heads and nheads may not match (a grow under way): the address is
    * then wrong or unmapped, which a prefetch ignores. */
   heap_rec_t **heads = __atomic_load_n(&s->heads, __ATOMIC_RELAXED);

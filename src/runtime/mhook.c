@@ -65,8 +65,8 @@ extern void *__libc_memalign(size_t, size_t) __attribute__((weak));
 /* ------------------------------------------------------------ per-thread state ------------- */
 
 typedef struct mhook_tls {
-  int64_t countdown; /* bytes to the next look (slow path when < 0) */
-  int64_t rest;      /* bytes from that look to the sample point */
+  int64_t countdown; /* >= 0: allocations smaller than this only subtract their size from it */
+  int64_t rest;      /* bytes from the end of the countdown to the sample point (-1: rate 1) */
   uint64_t rng;      /* xorshift64* state, 0 until seeded */
   unsigned epoch;    /* the rate epoch the countdown was drawn in; 0 before the first */
   unsigned inside;   /* a hook's slow path runs on this thread */
@@ -85,7 +85,7 @@ void heap_guard_exit(void) {
 }
 
 void mhook_thread_reset(void) {
-  mh_tls.countdown = -1;
+  mh_tls.countdown = 0;
   mh_tls.rest = 0;
   mh_tls.epoch = 0;
 }
@@ -232,13 +232,14 @@ static int64_t draw(mhook_tls_t *t, long rate) {
   return d > 4e18 ? (int64_t)4e18 : (int64_t)d;
 }
 
+/* v bytes to the next sample point (v < 0: sample the next allocation, whatever its size). */
 static void set_next(mhook_tls_t *t, int64_t v) {
-  t->countdown = v < CHECK_BYTES ? v : CHECK_BYTES;
+  t->countdown = v < 0 ? 0 : v < CHECK_BYTES ? v : CHECK_BYTES;
   t->rest = v - t->countdown;
 }
 
-/* Called when the countdown fell below 0 with an allocation of n bytes: whether to sample it,
- * and the next countdown. */
+/* Called for an allocation of n bytes that the countdown did not let through (n >= countdown):
+ * whether to sample it, and the next countdown. */
 static bool decide(mhook_tls_t *t, size_t n) {
   unsigned epoch;
   long rate = heap_rate_now(&epoch);
@@ -252,7 +253,7 @@ static bool decide(mhook_tls_t *t, size_t n) {
     t->epoch = epoch;
     v = draw(t, rate) - (int64_t)n;
   } else {
-    v = t->countdown + t->rest;
+    v = t->countdown + t->rest - (int64_t)n;
   }
   if (v >= 0) {
     set_next(t, v);
@@ -335,33 +336,76 @@ __attribute__((noinline)) static void mhook_realloc_done(const void *p, const vo
   }
 }
 
-/* The sampling check every allocating hook ends with (it must be inlined into the hook). Only a
- * block that was handed out counts: a failed huge request would otherwise push the countdown up. */
-#define MHOOK_COUNT(p, n)                                                                          \
+/*
+ * The fast path of every allocating hook: whether an allocation of n bytes stays short of the
+ * sample point, in which case it is counted here and the hook only calls the real function (as a
+ * tail call). Otherwise the hook calls the real function and then MHOOK_SLOW, which samples when
+ * the time has come; only a block that was handed out counts there, so a failed huge request does
+ * not move the sample point.
+ */
+static inline __attribute__((always_inline)) bool mhook_fast(size_t n) {
+  int64_t c = mh_tls.countdown;
+  if (LIKELY((uint64_t)n < (uint64_t)c)) {
+    mh_tls.countdown = c - (int64_t)n;
+    return true;
+  }
+  return false;
+}
+
+#define MHOOK_SLOW(p, n)                                                                           \
   do {                                                                                             \
-    if (LIKELY((p) != NULL) && UNLIKELY((mh_tls.countdown -= (int64_t)(n)) < 0))                   \
+    if (LIKELY((p) != NULL))                                                                       \
       mhook_sample((p), (n));                                                                      \
   } while (0)
 
 /* ------------------------------------------------------------ the hooks -------------------- */
 
+/* malloc before the real functions are known (the first call, or dlsym's allocations). */
+__attribute__((noinline, cold)) static void *malloc_unresolved(size_t n) {
+  void *(*f)(size_t);
+  if (!mhook_resolve() || (f = REAL(malloc)) == NULL)
+    return boot_alloc(n, 16);
+  return malloc(n);
+}
+
 MHOOK_API void *malloc(size_t n) {
   void *(*f)(size_t) = REAL(malloc);
-  if (UNLIKELY(f == NULL) && (!mhook_resolve() || (f = REAL(malloc)) == NULL))
-    return boot_alloc(n, 16);
+  if (UNLIKELY(f == NULL))
+    return malloc_unresolved(n);
+  if (LIKELY(mhook_fast(n)))
+    return f(n);
   void *p = f(n);
-  MHOOK_COUNT(p, n);
+  MHOOK_SLOW(p, n);
   return p;
+}
+
+/* free() of a block the filter says may have been sampled (kept out of free() itself, whose
+ * fast path then needs no stack frame). */
+__attribute__((noinline)) static void free_maybe_sampled(void *p, void (*f)(void *)) {
+  if (p != NULL)
+    mhook_forget(p);
+  f(p);
+}
+
+/* free before the real functions are known: nothing of ours was handed out yet but bootstrap
+ * blocks, which free() ignores. */
+__attribute__((noinline, cold)) static void free_unresolved(void *p) {
+  if (mhook_resolve() && REAL(free) != NULL)
+    free(p);
 }
 
 MHOOK_API void free(void *p) {
   if (UNLIKELY(in_boot(p)))
     return;
-  if (UNLIKELY(heap_maybe_live(p)) && p != NULL)
-    mhook_forget(p);
   void (*f)(void *) = REAL(free);
-  if (UNLIKELY(f == NULL) && (!mhook_resolve() || (f = REAL(free)) == NULL))
-    return; /* nothing of ours to free before resolution */
+  if (UNLIKELY(f == NULL)) {
+    free_unresolved(p);
+    return;
+  }
+  if (UNLIKELY(heap_maybe_live(p))) {
+    free_maybe_sampled(p, f);
+    return;
+  }
   f(p);
 }
 
@@ -375,8 +419,13 @@ MHOOK_API void *calloc(size_t m, size_t n) {
     }
     return boot_alloc(t, 16); /* fresh static memory is zero */
   }
+  size_t t;
+  if (__builtin_mul_overflow(m, n, &t))
+    t = SIZE_MAX; /* fails: never the fast path */
+  if (LIKELY(mhook_fast(t)))
+    return f(m, n);
   void *p = f(m, n);
-  MHOOK_COUNT(p, m * n); /* no overflow when p != NULL */
+  MHOOK_SLOW(p, t);
   return p;
 }
 
@@ -405,10 +454,14 @@ static inline __attribute__((always_inline)) void *realloc_impl(void *p, size_t 
   size_t old = 0;
   if (UNLIKELY(heap_maybe_live(p)) && p != NULL)
     b = mhook_take(p, &old);
+  bool fast = mhook_fast(n);
+  if (LIKELY(b == NULL) && LIKELY(fast))
+    return f(p, n);
   void *q = f(p, n);
   if (UNLIKELY(b != NULL))
     mhook_realloc_done(p, q, n, b, old);
-  MHOOK_COUNT(q, n);
+  if (!fast)
+    MHOOK_SLOW(q, n);
   return q;
 }
 
@@ -440,9 +493,11 @@ MHOOK_API int posix_memalign(void **out, size_t align, size_t n) {
   int (*f)(void **, size_t, size_t) = REAL(posix_memalign);
   if (UNLIKELY(f == NULL) && (!mhook_resolve() || (f = REAL(posix_memalign)) == NULL))
     return boot_memalign(out, align, n);
+  if (LIKELY(mhook_fast(n)))
+    return f(out, align, n);
   int rc = f(out, align, n);
   if (rc == 0)
-    MHOOK_COUNT(*out, n);
+    MHOOK_SLOW(*out, n);
   return rc;
 }
 
@@ -463,8 +518,10 @@ MHOOK_API void *aligned_alloc(size_t align, size_t n) {
   void *(*f)(size_t, size_t) = REAL(aligned_alloc);
   if (UNLIKELY(f == NULL) && mhook_resolve())
     f = REAL(aligned_alloc) ? REAL(aligned_alloc) : REAL(memalign);
+  if (LIKELY(mhook_fast(n)))
+    return align_impl(f, align, n);
   void *p = align_impl(f, align, n);
-  MHOOK_COUNT(p, n);
+  MHOOK_SLOW(p, n);
   return p;
 }
 
@@ -472,8 +529,10 @@ MHOOK_API void *memalign(size_t align, size_t n) {
   void *(*f)(size_t, size_t) = REAL(memalign);
   if (UNLIKELY(f == NULL) && mhook_resolve())
     f = REAL(memalign) ? REAL(memalign) : REAL(aligned_alloc);
+  if (LIKELY(mhook_fast(n)))
+    return align_impl(f, align, n);
   void *p = align_impl(f, align, n);
-  MHOOK_COUNT(p, n);
+  MHOOK_SLOW(p, n);
   return p;
 }
 
@@ -490,8 +549,10 @@ MHOOK_API void *valloc(size_t n) {
   void *(*f)(size_t) = REAL(valloc);
   if (UNLIKELY(f == NULL) && mhook_resolve())
     f = REAL(valloc);
+  if (LIKELY(mhook_fast(n)))
+    return page_alloc(f, n);
   void *p = page_alloc(f, n);
-  MHOOK_COUNT(p, n);
+  MHOOK_SLOW(p, n);
   return p;
 }
 
@@ -505,8 +566,10 @@ MHOOK_API void *pvalloc(size_t n) {
     return NULL;
   }
   rounded &= ~(mh_page - 1);
+  if (LIKELY(mhook_fast(rounded)))
+    return f != NULL ? f(n) : page_alloc(NULL, rounded);
   void *p = f != NULL ? f(n) : page_alloc(NULL, rounded);
-  MHOOK_COUNT(p, rounded);
+  MHOOK_SLOW(p, rounded);
   return p;
 }
 
@@ -626,8 +689,10 @@ static void *cxx_fn(int i) {
       return malloc(n); /* no C++ runtime after us: cannot happen in a C++ program */              \
     if (!cxx_counts[i])                                                                            \
       return f ARGS;                                                                               \
+    if (LIKELY(mhook_fast(n)))                                                                     \
+      return f ARGS;                                                                               \
     void *p = f ARGS;                                                                              \
-    MHOOK_COUNT(p, n);                                                                             \
+    MHOOK_SLOW(p, n);                                                                              \
     return p;                                                                                      \
   }
 
