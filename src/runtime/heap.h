@@ -87,8 +87,8 @@ static inline void heap_bucket_count_free(heap_bucket_t *b, size_t n) {
 /* Counters indexed by the address (heap_filter_index): 0 means no live sampled block maps there.
  * Each counter belongs to one stripe of the live table and changes only under that stripe's lock;
  * 255 sticks (then the slot is just "maybe"). heap_filter_bits mirrors them one bit per counter
- * (set while the counter is not 0), 8 times denser, and is what free() reads: 16 KiB that stay in
- * the cache where the counters' 128 KiB did not. A word of bits covers 64 neighbouring counters,
+ * (set while the counter is not 0), 8 times denser, and is what free() reads: 4 KiB, which stays in
+ * the cache better than the counters' 32 KiB. A word of bits covers 64 neighbouring counters,
  * all of one stripe, so it too changes only under that stripe's lock. heap_active is set once
  * sampling was first turned on. */
 extern _Atomic uint8_t heap_filter[1u << HEAP_FILTER_BITS];
@@ -104,7 +104,7 @@ static inline uint64_t heap_ptr_hash(const void *p) {
  * purpose: blocks freed one after another are usually neighbours, and neighbours' counters share
  * cache lines, so the free path's one load rarely misses the cache (a hash made it miss nearly
  * every time: 80% of the free hook's cost). Live sampled blocks are few, so aliasing (addresses a
- * multiple of 2 MiB apart) only sends a free down the slow path now and then. */
+ * multiple of 512 KiB apart) only sends a free down the slow path now and then. */
 static inline uint32_t heap_filter_index(const void *p) {
   return (uint32_t)(((uintptr_t)p >> 4) & ((1u << HEAP_FILTER_BITS) - 1));
 }
