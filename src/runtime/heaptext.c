@@ -59,17 +59,13 @@
 #include <unistd.h>
 
 #include "runtime/ext.h"
+#include "runtime/gotext.h"
 #include "runtime/mappings.h"
 #include "runtime/symbolize.h"
 
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
 #define HT_HAVE_MALLINFO2 1
 #endif
-
-/* text/tabwriter.NewWriter(w, 1, 8, 1, '\t', 0), as writeHeapInternal makes it. */
-#define HT_TW_MINWIDTH 1
-#define HT_TW_TABWIDTH 8
-#define HT_TW_PADDING 1
 
 /* ------------------------------------------------------------ allocator statistics -------- */
 
@@ -163,166 +159,13 @@ static void ht_header_print(FILE *f, const rt_heap_text_t *t) {
           io, ib, ao, ab, 2 * t->rate);
 }
 
-/* printStackRecord's lines for one stack, and the blank line after it. */
-static void ht_stack_print(FILE *f, sym_t *sym, const rt_heap_record_t *r) {
-  for (uint32_t i = 0; i < r->depth; i++) {
-    uintptr_t pc = r->pcs[i] > 0 ? r->pcs[i] - 1 : 0; /* the call, not the return address */
-    size_t n = 0;
-    unsigned flags = 0;
-    const sym_frame_t *fr = sym != NULL ? sym_lookup(sym, pc, &n, &flags) : NULL;
-    if (fr == NULL || n == 0) {
-      fprintf(f, "#\t0x%" PRIxPTR "\n", pc);
-      continue;
-    }
-    uintptr_t off = pc - (uintptr_t)fr[n - 1].entry;
-    for (size_t k = 0; k < n; k++) {
-      if (fr[k].name == NULL || fr[k].name[0] == '\0') /* Go's line for a frame with no name */
-        fprintf(f, "#\t0x%" PRIxPTR "\n", pc);
-      else
-        fprintf(f, "#\t0x%" PRIxPTR "\t%s+0x%" PRIxPTR "\t%s:%" PRId64 "\n", pc, fr[k].name, off,
-                fr[k].file != NULL ? fr[k].file : "", fr[k].line);
-    }
-  }
-  fputc('\n', f);
-}
-
 static void ht_record_print(FILE *f, sym_t *sym, const rt_heap_record_t *r) {
   fprintf(f, "%" PRId64 ": %" PRId64 " [%" PRId64 ": %" PRId64 "] @", r->inuse_objects,
           r->inuse_bytes, r->alloc_objects, r->alloc_bytes);
   for (uint32_t i = 0; i < r->depth; i++)
     fprintf(f, " 0x%" PRIxPTR, r->pcs[i]);
   fputc('\n', f);
-  ht_stack_print(f, sym, r);
-}
-
-/* pprof's legacy parser reads mappings after this sentinel ("brief" format, build ID last). */
-static void ht_maps_print(FILE *f, const map_list_t *maps) {
-  if (maps->n == 0)
-    return;
-  fputs("\n--- Memory map: ---\n", f);
-  for (size_t i = 0; i < maps->n; i++) {
-    const map_entry_t *m = &maps->v[i];
-    fprintf(f, "%" PRIx64 "-%" PRIx64 " r-xp %s (@%" PRIx64 ")%s%s\n", m->start, m->limit, m->path,
-            m->offset, m->build_id[0] != '\0' ? " " : "", m->build_id);
-  }
-}
-
-/* ------------------------------------------------------------ Go's tabwriter -------------- */
-
-typedef struct ht_cell {
-  const char *p;
-  size_t len, width; /* width in runes, as utf8.RuneCount */
-} ht_cell_t;
-
-typedef struct ht_tw {
-  ht_cell_t *cells;
-  size_t *first; /* line i is cells[first[i] .. first[i+1]) */
-  size_t nlines;
-  size_t *widths; /* the column widths of the enclosing blocks */
-  size_t nwidths;
-  FILE *out;
-} ht_tw_t;
-
-static size_t ht_runes(const char *p, size_t len) {
-  size_t n = 0;
-  for (size_t i = 0; i < len; i++)
-    n += ((unsigned char)p[i] & 0xc0) != 0x80;
-  return n;
-}
-
-static size_t ht_tw_ncells(const ht_tw_t *tw, size_t line) {
-  return tw->first[line + 1] - tw->first[line];
-}
-
-/* tabwriter.writeLines: every terminated cell padded with tabs to its column's width. */
-static void ht_tw_write_lines(ht_tw_t *tw, size_t line0, size_t line1) {
-  for (size_t i = line0; i < line1; i++) {
-    size_t nc = ht_tw_ncells(tw, i);
-    for (size_t j = 0; j < nc; j++) {
-      const ht_cell_t *c = &tw->cells[tw->first[i] + j];
-      fwrite(c->p, 1, c->len, tw->out);
-      if (j < tw->nwidths) {
-        size_t cellw = (tw->widths[j] + HT_TW_TABWIDTH - 1) / HT_TW_TABWIDTH * HT_TW_TABWIDTH;
-        for (size_t pad = (cellw - c->width + HT_TW_TABWIDTH - 1) / HT_TW_TABWIDTH; pad > 0; pad--)
-          fputc('\t', tw->out);
-      }
-    }
-    if (i + 1 < tw->nlines)
-      fputc('\n', tw->out);
-  }
-}
-
-/* tabwriter.format: finds the blocks of column nwidths within [line0, line1) and recurses. */
-static void ht_tw_format(ht_tw_t *tw, size_t line0, size_t line1) {
-  size_t column = tw->nwidths;
-  for (size_t ln = line0; ln < line1; ln++) {
-    if (column + 1 >= ht_tw_ncells(tw, ln))
-      continue;
-    ht_tw_write_lines(tw, line0, ln);
-    line0 = ln;
-    size_t width = HT_TW_MINWIDTH;
-    for (; ln < line1 && column + 1 < ht_tw_ncells(tw, ln); ln++) {
-      size_t w = tw->cells[tw->first[ln] + column].width + HT_TW_PADDING;
-      if (w > width)
-        width = w;
-    }
-    tw->widths[tw->nwidths++] = width;
-    ht_tw_format(tw, line0, ln);
-    tw->nwidths--;
-    line0 = ln;
-  }
-  ht_tw_write_lines(tw, line0, line1);
-}
-
-/* Runs text (lines ending in '\n') through the tabwriter into out. 0 or -ENOMEM. */
-static int ht_tabwrite(const char *text, size_t len, FILE *out) {
-  size_t ncells = 1, nlines = 1, maxcells = 1, cur = 1;
-  for (size_t i = 0; i < len; i++) {
-    ncells += text[i] == '\t' || text[i] == '\n';
-    cur = text[i] == '\n' ? 1 : cur + (text[i] == '\t');
-    nlines += text[i] == '\n';
-    maxcells = cur > maxcells ? cur : maxcells;
-  }
-  ht_tw_t tw = {.cells = malloc(ncells * sizeof(ht_cell_t)),
-                .first = malloc((nlines + 1) * sizeof(size_t)),
-                .widths = malloc(maxcells * sizeof(size_t)),
-                .out = out};
-  int err = 0;
-  if (tw.cells == NULL || tw.first == NULL || tw.widths == NULL) {
-    err = -ENOMEM;
-    goto out;
-  }
-  size_t nc = 0, start = 0;
-  tw.first[0] = 0;
-  for (size_t i = 0; i <= len; i++) {
-    if (i < len && text[i] != '\t' && text[i] != '\n')
-      continue;
-    tw.cells[nc++] = (ht_cell_t){text + start, i - start, ht_runes(text + start, i - start)};
-    start = i + 1;
-    if (i == len || text[i] == '\n')
-      tw.first[++tw.nlines] = nc;
-  }
-  ht_tw_format(&tw, 0, tw.nlines);
-out:
-  free(tw.cells);
-  free(tw.first);
-  free(tw.widths);
-  return err;
-}
-
-/* ------------------------------------------------------------ writing --------------------- */
-
-static int ht_write_all(int fd, const char *p, size_t len) {
-  while (len > 0) {
-    ssize_t n = write(fd, p, len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return n < 0 ? -errno : -EIO;
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
+  gotext_stack_print(f, sym, r->pcs, r->depth);
 }
 
 /* The text before the tabwriter: records sorted, symbolized, stats and mappings. */
@@ -348,7 +191,7 @@ static int ht_raw_build(const rt_heap_text_t *t, const ht_stats_t *st, char **ra
   if (sym != NULL)
     sym_release(sym);
   ht_stats_print(f, st);
-  ht_maps_print(f, &maps);
+  gotext_maps_print(f, &maps);
   map_list_free(&maps);
   free(order);
   bool bad = ferror(f) != 0;
@@ -370,12 +213,12 @@ int heaptext_write(int fd, const rt_heap_text_t *text) {
   int err = ht_raw_build(text, &st, &raw, &rawlen);
   if (err == 0) {
     FILE *f = open_memstream(&done, &donelen);
-    err = f == NULL ? -ENOMEM : ht_tabwrite(raw, rawlen, f);
+    err = f == NULL ? -ENOMEM : gotext_tabwrite(raw, rawlen, f);
     if (f != NULL && fclose(f) != 0 && err == 0)
       err = -ENOMEM;
   }
   if (err == 0)
-    err = ht_write_all(fd, done, donelen);
+    err = gotext_write_all(fd, done, donelen);
   free(raw);
   free(done);
   return err;

@@ -1,0 +1,174 @@
+/*
+ * gotext.c — what every Go debug=1 text form shares (see gotext.h): printStackRecord's "#" lines
+ * for a stack, pprof's memory-map trailer, Go's text/tabwriter as runtime/pprof configures it, and
+ * writing a buffer out whole.
+ *
+ * The tabwriter: each line is cut into cells at its tabs, the last cell of a line being outside
+ * every column; consecutive lines with a cell in column k form a block whose width is its widest
+ * cell plus one, and every cell of the block is followed by as many tabs as it takes to reach that
+ * width rounded up to a multiple of 8 (minwidth 1, tabwidth 8, padding 1, padchar '\t', no flags).
+ *
+ * Runs in ordinary threads, never a signal handler; allocates with malloc.
+ */
+#define _GNU_SOURCE
+#include "runtime/gotext.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* text/tabwriter.NewWriter(w, 1, 8, 1, '\t', 0), as runtime/pprof makes it. */
+#define GT_TW_MINWIDTH 1
+#define GT_TW_TABWIDTH 8
+#define GT_TW_PADDING 1
+
+void gotext_stack_print(FILE *f, sym_t *sym, const uintptr_t *pcs, uint32_t depth) {
+  for (uint32_t i = 0; i < depth; i++) {
+    uintptr_t pc = pcs[i] > 0 ? pcs[i] - 1 : 0; /* the call, not the return address */
+    size_t n = 0;
+    unsigned flags = 0;
+    const sym_frame_t *fr = sym != NULL ? sym_lookup(sym, pc, &n, &flags) : NULL;
+    if (fr == NULL || n == 0) {
+      fprintf(f, "#\t0x%" PRIxPTR "\n", pc);
+      continue;
+    }
+    uintptr_t off = pc - (uintptr_t)fr[n - 1].entry;
+    for (size_t k = 0; k < n; k++) {
+      if (fr[k].name == NULL || fr[k].name[0] == '\0') /* Go's line for a frame with no name */
+        fprintf(f, "#\t0x%" PRIxPTR "\n", pc);
+      else
+        fprintf(f, "#\t0x%" PRIxPTR "\t%s+0x%" PRIxPTR "\t%s:%" PRId64 "\n", pc, fr[k].name, off,
+                fr[k].file != NULL ? fr[k].file : "", fr[k].line);
+    }
+  }
+  fputc('\n', f);
+}
+
+void gotext_maps_print(FILE *f, const map_list_t *maps) {
+  if (maps->n == 0)
+    return;
+  fputs("\n--- Memory map: ---\n", f);
+  for (size_t i = 0; i < maps->n; i++) {
+    const map_entry_t *m = &maps->v[i];
+    fprintf(f, "%" PRIx64 "-%" PRIx64 " r-xp %s (@%" PRIx64 ")%s%s\n", m->start, m->limit, m->path,
+            m->offset, m->build_id[0] != '\0' ? " " : "", m->build_id);
+  }
+}
+
+/* ------------------------------------------------------------ Go's tabwriter -------------- */
+
+typedef struct gt_cell {
+  const char *p;
+  size_t len, width; /* width in runes, as utf8.RuneCount */
+} gt_cell_t;
+
+typedef struct gt_tw {
+  gt_cell_t *cells;
+  size_t *first; /* line i is cells[first[i] .. first[i+1]) */
+  size_t nlines;
+  size_t *widths; /* the column widths of the enclosing blocks */
+  size_t nwidths;
+  FILE *out;
+} gt_tw_t;
+
+static size_t gt_runes(const char *p, size_t len) {
+  size_t n = 0;
+  for (size_t i = 0; i < len; i++)
+    n += ((unsigned char)p[i] & 0xc0) != 0x80;
+  return n;
+}
+
+static size_t gt_tw_ncells(const gt_tw_t *tw, size_t line) {
+  return tw->first[line + 1] - tw->first[line];
+}
+
+/* tabwriter.writeLines: every terminated cell padded with tabs to its column's width. */
+static void gt_tw_write_lines(gt_tw_t *tw, size_t line0, size_t line1) {
+  for (size_t i = line0; i < line1; i++) {
+    size_t nc = gt_tw_ncells(tw, i);
+    for (size_t j = 0; j < nc; j++) {
+      const gt_cell_t *c = &tw->cells[tw->first[i] + j];
+      fwrite(c->p, 1, c->len, tw->out);
+      if (j < tw->nwidths) {
+        size_t cellw = (tw->widths[j] + GT_TW_TABWIDTH - 1) / GT_TW_TABWIDTH * GT_TW_TABWIDTH;
+        for (size_t pad = (cellw - c->width + GT_TW_TABWIDTH - 1) / GT_TW_TABWIDTH; pad > 0; pad--)
+          fputc('\t', tw->out);
+      }
+    }
+    if (i + 1 < tw->nlines)
+      fputc('\n', tw->out);
+  }
+}
+
+/* tabwriter.format: finds the blocks of column nwidths within [line0, line1) and recurses. */
+static void gt_tw_format(gt_tw_t *tw, size_t line0, size_t line1) {
+  size_t column = tw->nwidths;
+  for (size_t ln = line0; ln < line1; ln++) {
+    if (column + 1 >= gt_tw_ncells(tw, ln))
+      continue;
+    gt_tw_write_lines(tw, line0, ln);
+    line0 = ln;
+    size_t width = GT_TW_MINWIDTH;
+    for (; ln < line1 && column + 1 < gt_tw_ncells(tw, ln); ln++) {
+      size_t w = tw->cells[tw->first[ln] + column].width + GT_TW_PADDING;
+      if (w > width)
+        width = w;
+    }
+    tw->widths[tw->nwidths++] = width;
+    gt_tw_format(tw, line0, ln);
+    tw->nwidths--;
+    line0 = ln;
+  }
+  gt_tw_write_lines(tw, line0, line1);
+}
+
+int gotext_tabwrite(const char *text, size_t len, FILE *out) {
+  size_t ncells = 1, nlines = 1, maxcells = 1, cur = 1;
+  for (size_t i = 0; i < len; i++) {
+    ncells += text[i] == '\t' || text[i] == '\n';
+    cur = text[i] == '\n' ? 1 : cur + (text[i] == '\t');
+    nlines += text[i] == '\n';
+    maxcells = cur > maxcells ? cur : maxcells;
+  }
+  gt_tw_t tw = {.cells = malloc(ncells * sizeof(gt_cell_t)),
+                .first = malloc((nlines + 1) * sizeof(size_t)),
+                .widths = malloc(maxcells * sizeof(size_t)),
+                .out = out};
+  int err = 0;
+  if (tw.cells == NULL || tw.first == NULL || tw.widths == NULL) {
+    err = -ENOMEM;
+    goto out;
+  }
+  size_t nc = 0, start = 0;
+  tw.first[0] = 0;
+  for (size_t i = 0; i <= len; i++) {
+    if (i < len && text[i] != '\t' && text[i] != '\n')
+      continue;
+    tw.cells[nc++] = (gt_cell_t){text + start, i - start, gt_runes(text + start, i - start)};
+    start = i + 1;
+    if (i == len || text[i] == '\n')
+      tw.first[++tw.nlines] = nc;
+  }
+  gt_tw_format(&tw, 0, tw.nlines);
+out:
+  free(tw.cells);
+  free(tw.first);
+  free(tw.widths);
+  return err;
+}
+
+/* ------------------------------------------------------------ writing --------------------- */
+
+int gotext_write_all(int fd, const char *p, size_t len) {
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return n < 0 ? -errno : -EIO;
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
