@@ -40,6 +40,13 @@ static int exit_key_ok;
 static __thread uintptr_t tls_map_lo;
 static __thread uintptr_t tls_map_hi;
 
+/* The calling thread's wait (threads_wait_begin). */
+static __thread struct {
+  const char *what;
+  const void *obj;
+  int64_t since;
+} tls_wait __attribute__((tls_model("initial-exec")));
+
 void threads_set_hooks(threads_hook_fn on_start, threads_hook_fn on_exit) {
   atomic_store(&hook_start, on_start);
   atomic_store(&hook_exit, on_exit);
@@ -211,4 +218,25 @@ int threads_list(pid_t *tids, size_t max) {
   }
   closedir(d);
   return (int)n;
+}
+
+/* ------------------------------------------------------------ waits ------------------------ */
+
+void threads_wait_begin(const char *what, const void *obj) {
+  tls_wait.obj = obj;
+  tls_wait.since = sys_now_mono();
+  __atomic_signal_fence(__ATOMIC_SEQ_CST); /* a handler that sees what sees obj and since */
+  tls_wait.what = what;
+}
+
+void threads_wait_end(void) { tls_wait.what = NULL; }
+
+const char *threads_wait_get(const void **obj, int64_t *since) {
+  const char *what = tls_wait.what;
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  if (obj != NULL)
+    *obj = tls_wait.obj;
+  if (since != NULL)
+    *since = tls_wait.since;
+  return what;
 }

@@ -10,6 +10,7 @@
 #define CPROF_RUNTIME_THREADS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "runtime/unwind.h"
@@ -33,5 +34,17 @@ int threads_list(pid_t *tids, size_t max);
  * and unseen by the hooks. Returns 0 or -errno.
  */
 int threads_create_internal(pthread_t *t, void *(*fn)(void *), void *arg);
+
+/*
+ * What the calling thread is blocked in, for the threads profile's debug=2 form: the sync hooks
+ * call threads_wait_begin just before a wait that may block ("mutex", "rwlock", "cond", "sem",
+ * "join", "barrier") on obj, and threads_wait_end after it; threads_wait_get reads the calling
+ * thread's state (what is NULL when it waits in none), with since the CLOCK_MONOTONIC time the
+ * wait began. All three are a few thread-local stores or loads, and async-signal-safe: the threads
+ * profile reads them from the signal handler each thread runs to report itself.
+ */
+void threads_wait_begin(const char *what, const void *obj);
+void threads_wait_end(void);
+const char *threads_wait_get(const void **obj, int64_t *since);
 
 #endif /* CPROF_RUNTIME_THREADS_H */
