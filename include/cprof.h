@@ -90,6 +90,16 @@ CPROF_API long cprof_mem_profile_rate(void);
  */
 CPROF_API int cprof_write_heap_profile(int fd);
 
+/* ------------------------------------------------------------ named profiles ----------------- */
+
+/*
+ * Writes the profile called name to fd, as Go's pprof.Lookup(name).WriteTo(fd, debug): "heap",
+ * "allocs" (the heap profile with alloc_space as its default sample type), and the other profiles
+ * named in this header. debug 0 writes gzipped profile.proto, 1 Go's legacy text form. Errors:
+ * -ENOENT no profile of that name; -EINVAL a NULL name, fd < 0 or debug < 0; a write error.
+ */
+CPROF_API int cprof_write_profile(const char *name, int fd, int debug);
+
 /* --------------------------------------------------------------- HTTP endpoint ---------------- */
 
 /*

@@ -38,12 +38,13 @@ __attribute__((noinline)) void api_after_off(void)
 		later[i] = malloc(1000);
 }
 
-static int write_profile(const char *path)
+/* Profile 1 through cprof_write_heap_profile, profile 2 through cprof_write_profile("allocs"). */
+static int write_profile(const char *path, int which)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0)
 		return -errno;
-	int rc = cprof_write_heap_profile(fd);
+	int rc = which == 1 ? cprof_write_heap_profile(fd) : cprof_write_profile("allocs", fd, 0);
 	close(fd);
 	return rc;
 }
@@ -59,13 +60,15 @@ int main(int argc, char **argv)
 	int rc = cprof_set_mem_profile_rate(1);
 	printf("set 1: %d, rate %ld\n", rc, cprof_mem_profile_rate());
 	api_keep();
-	printf("write 1: %d\n", write_profile(argv[1]));
+	printf("write 1: %d\n", write_profile(argv[1], 1));
 	int bad = cprof_write_heap_profile(-1);
 	printf("write to fd -1: %s\n", bad < 0 ? "negative errno" : "accepted");
+	printf("write profile nosuch: %s\n",
+	       cprof_write_profile("nosuch", 1, 0) == -ENOENT ? "ENOENT" : "other");
 	rc = cprof_set_mem_profile_rate(0);
 	printf("set 0: %d, rate %ld\n", rc, cprof_mem_profile_rate());
 	api_after_off();
-	printf("write 2: %d\n", write_profile(argv[2]));
+	printf("write 2: %d\n", write_profile(argv[2], 2));
 	rc = cprof_set_mem_profile_rate(524288);
 	printf("set default: %d, rate %ld\n", rc, cprof_mem_profile_rate());
 	return 0;
