@@ -108,7 +108,12 @@ heap_bucket_t *heap_bucket_get(const uintptr_t *pcs, uint32_t depth, size_t size
   pthread_mutex_lock(&bucket_lock);
   heap_bucket_t *first = atomic_load_explicit(head, memory_order_acquire);
   b = bucket_find(first, h, pcs, depth, cls);
-  if (b == NULL && (b = arena_alloc(&bucket_arena, sizeof *b + depth * sizeof *pcs)) != NULL) {
+  heap_counts_t *counts = NULL;
+  if (b == NULL && (b = arena_alloc(&bucket_arena, sizeof *b + depth * sizeof *pcs)) != NULL &&
+      (counts = arena_alloc(&bucket_arena, (HEAP_SHARDS + 1) * sizeof *counts)) == NULL)
+    b = NULL; /* (the header stays in the arena, unused) */
+  if (counts != NULL) {
+    b->counts = (heap_counts_t *)(((uintptr_t)counts + 63) & ~(uintptr_t)63);
     b->hash = h;
     b->cls = cls;
     b->depth = depth;
@@ -121,6 +126,30 @@ heap_bucket_t *heap_bucket_get(const uintptr_t *pcs, uint32_t depth, size_t size
   }
   pthread_mutex_unlock(&bucket_lock);
   return b;
+}
+
+__thread unsigned heap_tls_shard __attribute__((tls_model("initial-exec")));
+
+unsigned heap_shard_assign(void) {
+  static _Atomic unsigned given;
+  unsigned i = atomic_fetch_add_explicit(&given, 1, memory_order_relaxed);
+  heap_tls_shard = i < HEAP_SHARDS - 1 ? i + 1 : HEAP_SHARDS; /* owned lines, then the shared one */
+  return heap_tls_shard;
+}
+
+void heap_bucket_read(const heap_bucket_t *b, int64_t out[4]) {
+  int64_t frees = 0, free_bytes = 0, allocs = 0, alloc_bytes = 0;
+  for (int i = 0; i < HEAP_SHARDS; i++) {
+    heap_counts_t *c = &b->counts[i];
+    frees += atomic_load_explicit(&c->frees, memory_order_relaxed);
+    free_bytes += atomic_load_explicit(&c->free_bytes, memory_order_relaxed);
+    allocs += atomic_load_explicit(&c->allocs, memory_order_relaxed);
+    alloc_bytes += atomic_load_explicit(&c->alloc_bytes, memory_order_relaxed);
+  }
+  out[0] = allocs;
+  out[1] = frees;
+  out[2] = alloc_bytes;
+  out[3] = free_bytes;
 }
 
 heap_bucket_t *heap_buckets(void) {
@@ -415,10 +444,12 @@ void *heap_snapshot(void) {
     e->bucket = b;
     /* frees first: a free is counted after its alloc, so inuse never goes negative (a read
      * that still races is clamped by the writer) */
-    e->frees = atomic_load_explicit(&b->frees, memory_order_relaxed);
-    e->free_bytes = atomic_load_explicit(&b->free_bytes, memory_order_relaxed);
-    e->allocs = atomic_load_explicit(&b->allocs, memory_order_relaxed);
-    e->alloc_bytes = atomic_load_explicit(&b->alloc_bytes, memory_order_relaxed);
+    int64_t v[4];
+    heap_bucket_read(b, v);
+    e->allocs = v[0];
+    e->frees = v[1];
+    e->alloc_bytes = v[2];
+    e->free_bytes = v[3];
   }
   snap_sort(s->e, s->n);
   return s;

@@ -29,15 +29,31 @@
 #define HEAP_FILTER_BITS 15       /* 32 Ki one-byte counters */
 #define HEAP_STRIPE_BITS 6        /* 64 independently locked parts of the live table */
 
-/* One stack and size class. The counters only grow (inuse = allocs - frees, in objects and in
- * requested bytes); an allocation adds its objects before its bytes, a free likewise. */
+/* A bucket's counters, one cache line: the allocations and frees counted by the threads of one
+ * shard. They only grow (inuse = allocs - frees, in objects and in requested bytes); an allocation
+ * adds its objects before its bytes, a free likewise. */
+typedef struct heap_counts {
+  _Atomic int64_t allocs, frees;           /* objects */
+  _Atomic int64_t alloc_bytes, free_bytes; /* requested bytes */
+  char pad[64 - 4 * sizeof(int64_t)];
+} heap_counts_t;
+
+/* Each bucket has HEAP_SHARDS lines of counters. The first HEAP_SHARDS - 1 threads that count
+ * each own one line and add to it without a locked instruction (no other thread writes it; a
+ * signal handler on top of the hook never counts, see mhook.c); every later thread counts on the
+ * last line, with atomic adds. Threads that allocate from the same stacks then do not bounce a
+ * line between cores at every sample, and the owners skip the locked adds: at rate 1 the shared
+ * atomic counters were the largest part of the counting's cost. An owner's line stays its own
+ * after it exits. */
+#define HEAP_SHARDS 4
+
+/* One stack and size class. */
 typedef struct heap_bucket {
   struct heap_bucket *_Atomic next; /* hash chain, read without a lock */
   struct heap_bucket *all;          /* every bucket, newest first */
   uint64_t hash;
-  size_t cls;                              /* heap_size_class of every size counted here */
-  _Atomic int64_t allocs, frees;           /* objects */
-  _Atomic int64_t alloc_bytes, free_bytes; /* requested bytes */
+  size_t cls;             /* heap_size_class of every size counted here */
+  heap_counts_t *counts;  /* HEAP_SHARDS lines, 64-byte aligned */
   uint32_t depth;
   uintptr_t pcs[]; /* return addresses, leaf first */
 } heap_bucket_t;
@@ -71,16 +87,38 @@ static inline size_t heap_size_class(size_t n) {
   return c != 0 ? c : SIZE_MAX;           /* 8·2^61 wraps to 0 */
 }
 
+/* The calling thread's shard, 1 + its index once given (0: none yet). */
+extern __thread unsigned heap_tls_shard __attribute__((tls_model("initial-exec")));
+unsigned heap_shard_assign(void);
+
+/* Adds v to a counter of the calling thread's line: a plain add on a line the thread owns. */
+static inline void heap_counter_add(_Atomic int64_t *c, int64_t v, unsigned shard) {
+  if (shard < HEAP_SHARDS)
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+                          memory_order_relaxed);
+  else
+    atomic_fetch_add_explicit(c, v, memory_order_relaxed);
+}
+
 /* Counts one allocation of n requested bytes in b, and one free. Async-signal-safe. */
 static inline void heap_bucket_count_alloc(heap_bucket_t *b, size_t n) {
-  atomic_fetch_add_explicit(&b->allocs, 1, memory_order_relaxed);
-  atomic_fetch_add_explicit(&b->alloc_bytes, (int64_t)n, memory_order_relaxed);
+  unsigned s = heap_tls_shard != 0 ? heap_tls_shard : heap_shard_assign();
+  heap_counts_t *c = &b->counts[s - 1];
+  heap_counter_add(&c->allocs, 1, s);
+  heap_counter_add(&c->alloc_bytes, (int64_t)n, s);
 }
 
 static inline void heap_bucket_count_free(heap_bucket_t *b, size_t n) {
-  atomic_fetch_add_explicit(&b->frees, 1, memory_order_relaxed);
-  atomic_fetch_add_explicit(&b->free_bytes, (int64_t)n, memory_order_relaxed);
+  unsigned s = heap_tls_shard != 0 ? heap_tls_shard : heap_shard_assign();
+  heap_counts_t *c = &b->counts[s - 1];
+  heap_counter_add(&c->frees, 1, s);
+  heap_counter_add(&c->free_bytes, (int64_t)n, s);
 }
+
+/* The sums of b's counters over its shards, frees read before allocations (a free is counted
+ * after its allocation, so a racing read never shows more frees than allocations of one shard).
+ * out: allocs, frees, alloc_bytes, free_bytes. Async-signal-safe. */
+void heap_bucket_read(const heap_bucket_t *b, int64_t out[4]);
 
 /* ------------------------------------------------------------ the filter --------------------- */
 

@@ -298,15 +298,20 @@ __attribute__((noinline)) static void mhook_sample(const void *p, size_t n) {
   t->inside = 0;
 }
 
-/* Removes p's record (when the filter says it may have one) and returns its bucket, uncounted,
- * with the block's requested size in *size. */
-__attribute__((noinline)) static heap_bucket_t *mhook_take(const void *p, size_t *size) {
+/* Removes p's record (when the filter says it may have one) and returns its bucket, with the
+ * block's requested size in *size; counts the free when count is set. Counting happens only
+ * under the "inside" flag, as every counting does: a thread's counter line may be added to
+ * without a locked instruction (heap.h), which a nested count from a signal handler would break. */
+__attribute__((noinline)) static heap_bucket_t *mhook_take(const void *p, size_t *size,
+                                                           bool count) {
   mhook_tls_t *t = &mh_tls;
   if (t->inside)
     return NULL;
   t->inside = 1;
   int saved = errno;
   heap_bucket_t *b = heap_live_remove(p, size);
+  if (b != NULL && count)
+    heap_bucket_count_free(b, *size);
   errno = saved;
   t->inside = 0;
   return b;
@@ -314,9 +319,7 @@ __attribute__((noinline)) static heap_bucket_t *mhook_take(const void *p, size_t
 
 static void mhook_forget(const void *p) {
   size_t size = 0;
-  heap_bucket_t *b = mhook_take(p, &size);
-  if (b != NULL)
-    heap_bucket_count_free(b, size);
+  mhook_take(p, &size, true);
 }
 
 /* After the real realloc of a sampled block p of size requested bytes: a failure leaves p
@@ -324,16 +327,15 @@ static void mhook_forget(const void *p) {
  * realloc(p, 0)). errno is the realloc's. */
 __attribute__((noinline)) static void mhook_realloc_done(const void *p, const void *q, size_t n,
                                                          heap_bucket_t *b, size_t size) {
-  if (q == NULL && n != 0) {
-    mhook_tls_t *t = &mh_tls;
-    int saved = errno;
-    t->inside = 1;
+  mhook_tls_t *t = &mh_tls;
+  int saved = errno;
+  t->inside = 1;
+  if (q == NULL && n != 0)
     heap_live_insert(p, b, size);
-    t->inside = 0;
-    errno = saved;
-  } else {
+  else
     heap_bucket_count_free(b, size);
-  }
+  t->inside = 0;
+  errno = saved;
 }
 
 /*
@@ -453,7 +455,7 @@ static inline __attribute__((always_inline)) void *realloc_impl(void *p, size_t 
   heap_bucket_t *b = NULL;
   size_t old = 0;
   if (UNLIKELY(heap_maybe_live(p)) && p != NULL)
-    b = mhook_take(p, &old);
+    b = mhook_take(p, &old, false);
   bool fast = mhook_fast(n);
   if (LIKELY(b == NULL) && LIKELY(fast))
     return f(p, n);

@@ -117,10 +117,12 @@ static site_stat_t stat_of(void *site) {
   for (heap_bucket_t *b = heap_buckets(); b != NULL; b = b->all) {
     if (b->depth == 0 || site_of(b->pcs[0]) != site)
       continue;
-    s.allocs += atomic_load(&b->allocs);
-    s.frees += atomic_load(&b->frees);
-    s.alloc_bytes += atomic_load(&b->alloc_bytes);
-    s.free_bytes += atomic_load(&b->free_bytes);
+    int64_t v[4];
+    heap_bucket_read(b, v);
+    s.allocs += v[0];
+    s.frees += v[1];
+    s.alloc_bytes += v[2];
+    s.free_bytes += v[3];
     s.buckets++;
     s.last = b;
   }
