@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "runtime/heap.h"
+#include "runtime/labels.h"
 #include "runtime/sys.h"
 #include "runtime/tables.h"
 #include "runtime/threads.h"
@@ -288,7 +289,9 @@ __attribute__((noinline)) static void mhook_sample(const void *p, size_t n) {
         break;
       }
     }
-    heap_bucket_t *b = depth > 0 ? heap_bucket_get(pcs + skip, (uint32_t)(depth - skip), n) : NULL;
+    heap_bucket_t *b =
+        depth > 0 ? heap_bucket_get(pcs + skip, (uint32_t)(depth - skip), n, labels_current())
+                  : NULL;
     if (b != NULL) {
       heap_bucket_count_alloc(b, n);
       heap_live_insert(p, b, n);
