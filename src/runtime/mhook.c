@@ -13,7 +13,9 @@
  * probability 1 - exp(-S/rate). A long distance is consumed in steps of at most CHECK_BYTES, and
  * at each step the slow path looks whether the rate changed (its epoch), so every thread notices a
  * new rate within CHECK_BYTES of allocation; while sampling is off the countdown is CHECK_BYTES.
- * Rate 1 keeps the countdown negative: every allocation takes the slow path and is sampled.
+ * Rate 1 keeps the countdown negative: every allocation takes the slow path and is sampled. A
+ * sampled allocation is counted under its stack, its size class and the thread's labels
+ * (labels_current(), read there and only there).
  *
  * free() asks the filter (heap.h), one load, whether the block may have been sampled, and only
  * then removes its record, before the real free, after which the address may be handed out again.
