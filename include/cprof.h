@@ -115,6 +115,8 @@ CPROF_API int cprof_write_heap_profile(int fd);
  * cprof_label_pop, or -EINVAL (key NULL or "", value NULL) or -E2BIG (the thread would have more
  * than 64 labels) with nothing changed. Pushes nest: the token is the number of pushes in force.
  * Past 32 nested pushes the labels stop changing (said once), but tokens and pops stay correct.
+ * An empty value is a value for cprof_label_get, but, as in Go, profiles do not show it:
+ * profile.proto cannot tell an empty string label from none.
  */
 CPROF_API int cprof_label_push(const char *key, const char *value);
 
