@@ -11,6 +11,8 @@
 #ifndef CPROF_H
 #define CPROF_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -89,6 +91,58 @@ CPROF_API long cprof_mem_profile_rate(void);
  * error (-EIO, -ENOSPC, -EBADF, ...).
  */
 CPROF_API int cprof_write_heap_profile(int fd);
+
+/* -------------------------------------------------------------------- labels ---------------- */
+
+/*
+ * Labels are key/value strings a thread carries, like Go's profiler labels (pprof.Labels, Do,
+ * SetGoroutineLabels): every sample the thread produces — CPU, and, unlike Go, heap and allocs —
+ * carries the labels in force when it was taken, so a profile can be split by request, tenant or
+ * job with `go tool pprof -tagfocus=tenant=acme`. A thread starts with the labels of the thread
+ * that created it (as a goroutine does) and changes them with push and pop, or with cprof_do.
+ *
+ * Strings are copied (callers may free theirs) and kept for the life of the process, so labels
+ * are for values with few distinct instances (a tenant, an endpoint, a job kind), not for one per
+ * request. The number of distinct label sets is bounded (65536, and 64 MiB of strings): once it
+ * is reached, a push that would make a new set keeps the thread's current labels instead and
+ * still succeeds (said once on stderr), so the program behaves the same. A push replaces nothing
+ * in the heap's existing samples: an allocation keeps the labels of the thread that made it.
+ */
+
+/*
+ * Adds the label key=value to the calling thread's labels, replacing the value of a label with
+ * the same key, until the matching cprof_label_pop. Returns a token (> 0) to pass to
+ * cprof_label_pop, or -EINVAL (key NULL or "", value NULL) or -E2BIG (the thread would have more
+ * than 64 labels) with nothing changed. Pushes nest: the token is the number of pushes in force.
+ * Past 32 nested pushes the labels stop changing (said once), but tokens and pops stay correct.
+ * An empty value is a value for cprof_label_get, but, as in Go, profiles do not show it:
+ * profile.proto cannot tell an empty string label from none.
+ */
+CPROF_API int cprof_label_push(const char *key, const char *value);
+
+/*
+ * Restores the calling thread's labels to what they were before the push that returned token,
+ * undoing that push and every later one not popped yet (so a forgotten pop further in is undone
+ * too). -EINVAL, with nothing changed, when token is not a push in force on this thread: already
+ * popped, from another thread, or an error a push returned (so `cprof_label_pop(t)` after a
+ * failed push is harmless).
+ */
+CPROF_API int cprof_label_pop(int token);
+
+/*
+ * Calls fn(arg) with the npairs labels of kv added to the calling thread's labels (kv holds
+ * npairs keys and values alternately: {"tenant", "acme", "route", "/api"}; a later pair overrides
+ * an earlier one with the same key), then restores the labels the thread had before, whatever fn
+ * pushed or popped, as Go's pprof.Do. Returns 0 after fn returned, or -EINVAL (fn NULL, a key NULL
+ * or "", a value NULL) or -E2BIG (more than 64 labels) without calling fn.
+ */
+CPROF_API int cprof_do(const char *const *kv, size_t npairs, void (*fn)(void *), void *arg);
+
+/*
+ * The value of the calling thread's label key, or NULL when it has none (Go's pprof.Label). The
+ * string stays valid for the life of the process.
+ */
+CPROF_API const char *cprof_label_get(const char *key);
 
 /* ------------------------------------------------------------ named profiles ----------------- */
 

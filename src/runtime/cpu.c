@@ -5,7 +5,9 @@
  * exist (tables.c), register the drain jobs with the background thread (bg.c), then arm a timer on
  * every thread but that one (cputimer.c). Samples flow from the SIGPROF handler through the
  * lock-free ring (ring.c) to the drain job, which runs every DRAIN_NS and counts them into the
- * stack table (stacktab.c); every REAP_NS another job forgets threads that exited unseen.
+ * stack table (stacktab.c), keyed by stack and by the sampled thread's labels (labels.c), which
+ * the profile writes as string labels on each sample, as Go does; every REAP_NS another job
+ * forgets threads that exited unseen.
  *
  * Stopping: disable the handler, disarm every timer, wait until no handler runs, remove the jobs
  * (after which neither runs), drain what is left, and hand the stacks to the extension, which
@@ -26,6 +28,7 @@
 #include "runtime/bg.h"
 #include "runtime/ext.h"
 #include "runtime/heap.h"
+#include "runtime/labels.h"
 #include "runtime/report.h"
 #include "runtime/ring.h"
 #include "runtime/sigprof.h"
@@ -60,7 +63,8 @@ static void drain_ring(void) {
   while ((s = ring_peek(&cpu.ring)) != NULL) {
     if (s->depth > 0) {
       int64_t v = s->weight;
-      stacktab_add(&cpu.tab, s->pcs, s->depth, &v, 1); /* on ENOMEM the sample is lost */
+      /* on ENOMEM the sample is lost */
+      stacktab_add_labeled(&cpu.tab, s->labels, s->pcs, s->depth, &v, 1);
     }
     ring_pop(&cpu.ring, s);
   }
@@ -91,6 +95,7 @@ static int write_profile_guarded(const ext_api_t *ext, int fd, int64_t duration)
     samples[i].depth = entries[i]->depth;
     samples[i].values[0] = entries[i]->values[0];
     samples[i].values[1] = entries[i]->values[0] * cpu.period;
+    samples[i].labels = labels_of(entries[i]->labels, &samples[i].nlabels);
   }
   uint64_t lost = atomic_load(&cpu.ring.dropped_weight);
   if (lost > 0) {

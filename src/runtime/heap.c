@@ -68,8 +68,8 @@ static heap_bucket_t *_Atomic bucket_all;
 static arena_t bucket_arena;
 static _Atomic long bucket_count;
 
-static uint64_t bucket_hash(const uintptr_t *pcs, uint32_t depth, size_t cls) {
-  uint64_t h = 0xcbf29ce484222325ull ^ cls;
+static uint64_t bucket_hash(const uintptr_t *pcs, uint32_t depth, size_t cls, uint32_t labels) {
+  uint64_t h = (0xcbf29ce484222325ull ^ cls ^ (uint64_t)labels << 40) * 0x100000001b3ull;
   for (uint32_t i = 0; i < depth; i++) {
     h ^= pcs[i];
     h *= 0x100000001b3ull;
@@ -87,27 +87,28 @@ static inline bool pcs_equal(const uintptr_t *a, const uintptr_t *b, uint32_t de
 }
 
 static heap_bucket_t *bucket_find(heap_bucket_t *b, uint64_t h, const uintptr_t *pcs,
-                                  uint32_t depth, size_t cls) {
+                                  uint32_t depth, size_t cls, uint32_t labels) {
   for (; b != NULL; b = atomic_load_explicit(&b->next, memory_order_acquire))
-    if (b->hash == h && b->cls == cls && b->depth == depth && pcs_equal(b->pcs, pcs, depth))
+    if (b->hash == h && b->cls == cls && b->labels == labels && b->depth == depth &&
+        pcs_equal(b->pcs, pcs, depth))
       return b;
   return NULL;
 }
 
-heap_bucket_t *heap_bucket_get(const uintptr_t *pcs, uint32_t depth, size_t size) {
+heap_bucket_t *heap_bucket_get(const uintptr_t *pcs, uint32_t depth, size_t size, uint32_t labels) {
   heap_bucket_t *_Atomic *heads = bucket_heads;
   if (heads == NULL)
     return NULL;
   size_t cls = heap_size_class(size);
-  uint64_t h = bucket_hash(pcs, depth, cls);
+  uint64_t h = bucket_hash(pcs, depth, cls, labels);
   heap_bucket_t *_Atomic *head = &heads[h >> (64 - BUCKET_BITS)];
   heap_bucket_t *b =
-      bucket_find(atomic_load_explicit(head, memory_order_acquire), h, pcs, depth, cls);
+      bucket_find(atomic_load_explicit(head, memory_order_acquire), h, pcs, depth, cls, labels);
   if (b != NULL)
     return b;
   pthread_mutex_lock(&bucket_lock);
   heap_bucket_t *first = atomic_load_explicit(head, memory_order_acquire);
-  b = bucket_find(first, h, pcs, depth, cls);
+  b = bucket_find(first, h, pcs, depth, cls, labels);
   heap_counts_t *counts = NULL;
   if (b == NULL && (b = arena_alloc(&bucket_arena, sizeof *b + depth * sizeof *pcs)) != NULL &&
       (counts = arena_alloc(&bucket_arena, (HEAP_SHARDS + 1) * sizeof *counts)) == NULL)
@@ -116,6 +117,7 @@ heap_bucket_t *heap_bucket_get(const uintptr_t *pcs, uint32_t depth, size_t size
     b->counts = (heap_counts_t *)(((uintptr_t)counts + 63) & ~(uintptr_t)63);
     b->hash = h;
     b->cls = cls;
+    b->labels = labels;
     b->depth = depth;
     memcpy(b->pcs, pcs, depth * sizeof *pcs);
     atomic_store_explicit(&b->next, first, memory_order_relaxed);

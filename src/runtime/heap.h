@@ -1,16 +1,18 @@
 /*
  * heap.h — the sampled heap profile: what the allocation hooks (mhook.c) record and how it is read.
  *
- * A sampled allocation is counted in a bucket, keyed by the call stack and the allocation's size
+ * A sampled allocation is counted in a bucket, keyed by the call stack, the allocation's size
  * class (heap_size_class: sizes rounded up on a ladder of 4 steps per power of two), as Go keys its
- * memory profile by stack and size-class size: a site that allocates many different sizes gets a
- * few dozen buckets, not one per size. A bucket counts objects and the bytes that were requested
- * (alloc_objects, alloc_bytes, free_objects, free_bytes), so byte totals stay exact; the class only
- * groups. Buckets are never freed: a record of the live table points at one and a snapshot may
- * still name it. The live table maps each sampled block that is still allocated to its bucket and
- * its requested size (which its free subtracts); free() asks heap_maybe_live() first, one load
- * from a bitmap that mirrors a counting filter, and takes the slow path only when the filter says the block may have
- * been sampled.
+ * memory profile by stack and size-class size, and the allocating thread's label set (labels.h),
+ * which Go's cannot do: a site that allocates many different sizes gets a few dozen buckets, not
+ * one per size, and a site used under several labels a bucket per label set, so the profile can
+ * be split by label. The labels are read only when an allocation is sampled. A bucket counts
+ * objects and the bytes that were requested (alloc_objects, alloc_bytes, free_objects, free_bytes),
+ * so byte totals stay exact; the class only groups. Buckets are never freed: a record of the live
+ * table points at one and a snapshot may still name it. The live table maps each sampled block that
+ * is still allocated to its bucket and its requested size (which its free subtracts); free() asks
+ * heap_maybe_live() first, one load from a bitmap that mirrors a counting filter, and takes the
+ * slow path only when the filter says the block may have been sampled.
  *
  * Everything here lives in memory mapped from the kernel (arena.c, sys_map), never in the host's
  * heap. heap.c owns the tables, the rate and the public calls; heapwrite.c turns a snapshot into a
@@ -47,13 +49,14 @@ typedef struct heap_counts {
  * after it exits. */
 #define HEAP_SHARDS 4
 
-/* One stack and size class. */
+/* One stack, size class and label set. */
 typedef struct heap_bucket {
   struct heap_bucket *_Atomic next; /* hash chain, read without a lock */
   struct heap_bucket *all;          /* every bucket, newest first */
   uint64_t hash;
-  size_t cls;             /* heap_size_class of every size counted here */
-  heap_counts_t *counts;  /* HEAP_SHARDS lines, 64-byte aligned */
+  size_t cls;            /* heap_size_class of every size counted here */
+  heap_counts_t *counts; /* HEAP_SHARDS lines, 64-byte aligned */
+  uint32_t labels;       /* the label set id (labels.h), 0 for none */
   uint32_t depth;
   uintptr_t pcs[]; /* return addresses, leaf first */
 } heap_bucket_t;
@@ -160,9 +163,9 @@ static inline bool heap_maybe_live(const void *p) {
 /* The current rate (0: off) and its epoch, which changes with every change of rate. */
 long heap_rate_now(unsigned *epoch);
 
-/* The bucket for (pcs, heap_size_class(size)), created when missing; NULL when out of memory.
- * Lock-free when it exists. Called only with the caller's "inside" flag set (mhook.c). */
-heap_bucket_t *heap_bucket_get(const uintptr_t *pcs, uint32_t depth, size_t size);
+/* The bucket for (pcs, heap_size_class(size), labels), created when missing; NULL when out of
+ * memory. Lock-free when it exists. Called only with the caller's "inside" flag set (mhook.c). */
+heap_bucket_t *heap_bucket_get(const uintptr_t *pcs, uint32_t depth, size_t size, uint32_t labels);
 
 /* Records p as a live block of b of size requested bytes (the allocation is counted by the
  * caller). A stale record for the same address (its free was not seen) is counted as freed, with

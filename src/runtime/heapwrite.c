@@ -3,14 +3,17 @@
  *
  * A snapshot (heap.c) holds every bucket's four counters (objects and requested bytes, allocated
  * and freed), sorted by bucket address; a delta (a base snapshot given) is a merge of two such
- * arrays, a bucket missing on one side counting from zero. Each bucket (a stack and a size class)
- * becomes one sample whose values are Go's four heap columns (alloc_objects, alloc_space,
- * inuse_objects, inuse_space), taken from the counters, so the bytes are exactly what was
- * requested; every (objects, bytes) pair is unbiased as Go does for the Poisson sampling, with its
- * own average object size. The one label "bytes" is Go's blockSize, the record's average
- * allocation (alloc bytes / alloc objects): the block size for a site that allocates one size.
- * Samples are sorted by stack and class, so the same counts give the same bytes. debug >= 1 hands
- * the raw counts and bytes to the extension's writer of Go's legacy text instead.
+ * arrays, a bucket missing on one side counting from zero. Each bucket (a stack, a size class and
+ * a label set) becomes one sample whose values are Go's four heap columns (alloc_objects,
+ * alloc_space, inuse_objects, inuse_space), taken from the counters, so the bytes are exactly what
+ * was requested; every (objects, bytes) pair is unbiased as Go does for the Poisson sampling, with
+ * its own average object size. Its labels are the numeric "bytes", Go's blockSize, the record's
+ * average allocation (alloc bytes / alloc objects): the block size for a site that allocates one
+ * size; and, which Go's heap profile lacks, the allocating thread's labels (labels.h) as string
+ * labels. Samples are sorted by stack, class and label set, so the same counts give the same
+ * bytes. debug >= 1 hands the raw counts and bytes to the extension's writer of Go's legacy text
+ * instead, which has no labels: there the rows of one stack and class under different labels are
+ * added together, so the text is the one the same allocations would give without labels.
  *
  * The whole write runs under the heap guard: what the extension allocates to symbolize, encode and
  * compress is not sampled. Working memory comes from an arena, not from the host's heap.
@@ -27,6 +30,7 @@
 #include "runtime/arena.h"
 #include "runtime/ext.h"
 #include "runtime/heap.h"
+#include "runtime/labels.h"
 
 #define LN2 0.693147180559945309417232121458
 #define SQRT2 1.41421356237309504880168872421
@@ -141,9 +145,8 @@ static size_t rows_delta(const heap_snap_t *snap, const heap_snap_t *base, heap_
   return n;
 }
 
-/* By stack (leaf first, then outwards), then by size class: deterministic output. */
-static int row_cmp(const void *pa, const void *pb) {
-  const heap_bucket_t *a = ((const heap_row_t *)pa)->b, *b = ((const heap_row_t *)pb)->b;
+/* By stack (leaf first, then outwards), then by size class: 0 when both are the same. */
+static int bucket_cmp(const heap_bucket_t *a, const heap_bucket_t *b) {
   uint32_t n = a->depth < b->depth ? a->depth : b->depth;
   for (uint32_t i = 0; i < n; i++)
     if (a->pcs[i] != b->pcs[i])
@@ -151,6 +154,15 @@ static int row_cmp(const void *pa, const void *pb) {
   if (a->depth != b->depth)
     return a->depth < b->depth ? -1 : 1;
   return a->cls < b->cls ? -1 : a->cls > b->cls;
+}
+
+/* By stack, size class, then label set: deterministic output. */
+static int row_cmp(const void *pa, const void *pb) {
+  const heap_bucket_t *a = ((const heap_row_t *)pa)->b, *b = ((const heap_row_t *)pb)->b;
+  int c = bucket_cmp(a, b);
+  if (c != 0)
+    return c;
+  return a->labels < b->labels ? -1 : a->labels > b->labels;
 }
 
 /* Go's blockSize: the record's average allocation. A delta row with frees only (no allocation
@@ -169,26 +181,29 @@ static int write_text(const ext_api_t *ext, int fd, const heap_row_t *rows, size
   rt_heap_record_t *recs = arena_alloc(a, (n + 1) * sizeof *recs);
   if (recs == NULL)
     return -ENOMEM;
+  size_t m = 0;
   for (size_t i = 0; i < n; i++) {
     const heap_row_t *r = &rows[i];
-    recs[i] = (rt_heap_record_t){
-        .pcs = r->b->pcs,
-        .depth = r->b->depth,
-        .inuse_objects = r->allocs - r->frees,
-        .inuse_bytes = r->alloc_bytes - r->free_bytes,
-        .alloc_objects = r->allocs,
-        .alloc_bytes = r->alloc_bytes,
-    };
+    rt_heap_record_t *rec = &recs[m];
+    if (m > 0 && bucket_cmp(rows[i - 1].b, r->b) == 0) {
+      rec = &recs[m - 1]; /* the same stack and class under other labels (rows are sorted) */
+    } else {
+      *rec = (rt_heap_record_t){.pcs = r->b->pcs, .depth = r->b->depth};
+      m++;
+    }
+    rec->inuse_objects += r->allocs - r->frees;
+    rec->inuse_bytes += r->alloc_bytes - r->free_bytes;
+    rec->alloc_objects += r->allocs;
+    rec->alloc_bytes += r->alloc_bytes;
   }
-  rt_heap_text_t text = {.records = recs, .nrecords = n, .rate = rate};
+  rt_heap_text_t text = {.records = recs, .nrecords = m, .rate = rate};
   return ext->heap_text_write(fd, &text);
 }
 
 static int write_proto(const ext_api_t *ext, int fd, const heap_row_t *rows, size_t n,
                        const heap_snap_t *snap, const heap_snap_t *base, bool allocs, arena_t *a) {
   rt_sample_t *samples = arena_alloc(a, (n + 1) * sizeof *samples);
-  rt_label_t *labels = arena_alloc(a, (n + 1) * sizeof *labels);
-  if (samples == NULL || labels == NULL)
+  if (samples == NULL)
     return -ENOMEM;
   for (size_t i = 0; i < n; i++) {
     const heap_row_t *r = &rows[i];
@@ -196,13 +211,20 @@ static int write_proto(const ext_api_t *ext, int fd, const heap_row_t *rows, siz
                     r->alloc_bytes - r->free_bytes};
     heap_scale(&v[0], &v[1], snap->rate);
     heap_scale(&v[2], &v[3], snap->rate);
-    labels[i] = (rt_label_t){.key = "bytes", .num = row_block_size(r)};
+    size_t nl;
+    const rt_label_t *set = labels_of(r->b->labels, &nl);
+    rt_label_t *labels = arena_alloc(a, (nl + 1) * sizeof *labels);
+    if (labels == NULL)
+      return -ENOMEM;
+    labels[0] = (rt_label_t){.key = "bytes", .num = row_block_size(r)};
+    if (nl > 0)
+      memcpy(&labels[1], set, nl * sizeof *set);
     samples[i] = (rt_sample_t){
         .pcs = rows[i].b->pcs,
         .depth = rows[i].b->depth,
         .values = {v[0], v[1], v[2], v[3]},
-        .labels = &labels[i],
-        .nlabels = 1,
+        .labels = labels,
+        .nlabels = nl + 1,
     };
   }
   rt_profile_desc_t d = {

@@ -13,7 +13,9 @@
  * probability 1 - exp(-S/rate). A long distance is consumed in steps of at most CHECK_BYTES, and
  * at each step the slow path looks whether the rate changed (its epoch), so every thread notices a
  * new rate within CHECK_BYTES of allocation; while sampling is off the countdown is CHECK_BYTES.
- * Rate 1 keeps the countdown negative: every allocation takes the slow path and is sampled.
+ * Rate 1 keeps the countdown negative: every allocation takes the slow path and is sampled. A
+ * sampled allocation is counted under its stack, its size class and the thread's labels
+ * (labels_current(), read there and only there).
  *
  * free() asks the filter (heap.h), one load, whether the block may have been sampled, and only
  * then removes its record, before the real free, after which the address may be handed out again.
@@ -42,6 +44,7 @@
 #include <unistd.h>
 
 #include "runtime/heap.h"
+#include "runtime/labels.h"
 #include "runtime/sys.h"
 #include "runtime/tables.h"
 #include "runtime/threads.h"
@@ -288,7 +291,9 @@ __attribute__((noinline)) static void mhook_sample(const void *p, size_t n) {
         break;
       }
     }
-    heap_bucket_t *b = depth > 0 ? heap_bucket_get(pcs + skip, (uint32_t)(depth - skip), n) : NULL;
+    heap_bucket_t *b =
+        depth > 0 ? heap_bucket_get(pcs + skip, (uint32_t)(depth - skip), n, labels_current())
+                  : NULL;
     if (b != NULL) {
       heap_bucket_count_alloc(b, n);
       heap_live_insert(p, b, n);

@@ -22,6 +22,7 @@ typedef struct ring_slot {
   _Atomic uint64_t seq;
   uint32_t depth;
   uint32_t weight;
+  uint32_t labels; /* the sampled thread's label set (labels.h) */
   uintptr_t pcs[RING_MAX_DEPTH];
 } ring_slot_t;
 

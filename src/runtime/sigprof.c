@@ -22,6 +22,7 @@
 #include <ucontext.h>
 
 #include "runtime/cputimer.h"
+#include "runtime/labels.h"
 #include "runtime/report.h"
 #include "runtime/sys.h"
 #include "runtime/tables.h"
@@ -78,6 +79,7 @@ static void sigprof_handler(int sig, siginfo_t *si, void *ucv) {
       tables_exit();
       slot->depth = depth > 0 ? (uint32_t)depth : 0;
       slot->weight = weight;
+      slot->labels = labels_current();
       ring_commit(ring, slot, pos);
     }
     cputimer_rearm(si);

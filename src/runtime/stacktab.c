@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t stack_hash(const uintptr_t *pcs, uint32_t depth) {
-  uint64_t h = 0xcbf29ce484222325ull ^ depth;
+static uint64_t stack_hash(uint32_t labels, const uintptr_t *pcs, uint32_t depth) {
+  uint64_t h = (0xcbf29ce484222325ull ^ depth ^ (uint64_t)labels << 32) * 0x100000001b3ull;
   for (uint32_t i = 0; i < depth; i++) {
     h ^= (uint64_t)pcs[i];
     h *= 0x100000001b3ull;
@@ -42,12 +42,18 @@ static int grow(stacktab_t *t) {
 
 int stacktab_add(stacktab_t *t, const uintptr_t *pcs, uint32_t depth, const int64_t *values,
                  size_t nvalues) {
+  return stacktab_add_labeled(t, 0, pcs, depth, values, nvalues);
+}
+
+int stacktab_add_labeled(stacktab_t *t, uint32_t labels, const uintptr_t *pcs, uint32_t depth,
+                         const int64_t *values, size_t nvalues) {
   if (t->nentries >= t->nbuckets && grow(t) != 0 && t->nbuckets == 0)
     return -ENOMEM;
-  uint64_t h = stack_hash(pcs, depth);
+  uint64_t h = stack_hash(labels, pcs, depth);
   stacktab_entry_t **slot = &t->buckets[h & (t->nbuckets - 1)];
   for (stacktab_entry_t *e = *slot; e; e = e->next) {
-    if (e->hash == h && e->depth == depth && memcmp(e->pcs, pcs, depth * sizeof *pcs) == 0) {
+    if (e->hash == h && e->labels == labels && e->depth == depth &&
+        memcmp(e->pcs, pcs, depth * sizeof *pcs) == 0) {
       for (size_t i = 0; i < nvalues; i++)
         e->values[i] += values[i];
       return 0;
@@ -57,6 +63,7 @@ int stacktab_add(stacktab_t *t, const uintptr_t *pcs, uint32_t depth, const int6
   if (e == NULL)
     return -ENOMEM;
   e->hash = h;
+  e->labels = labels;
   e->depth = depth;
   memcpy(e->pcs, pcs, depth * sizeof *pcs);
   for (size_t i = 0; i < nvalues; i++)
@@ -74,7 +81,9 @@ static int cmp_entries(const void *a, const void *b) {
   for (uint32_t i = 0; i < n; i++)
     if (x->pcs[i] != y->pcs[i])
       return x->pcs[i] < y->pcs[i] ? -1 : 1;
-  return x->depth < y->depth ? -1 : x->depth > y->depth;
+  if (x->depth != y->depth)
+    return x->depth < y->depth ? -1 : 1;
+  return x->labels < y->labels ? -1 : x->labels > y->labels;
 }
 
 void stacktab_sorted(const stacktab_t *t, stacktab_entry_t **out) {

@@ -3,8 +3,10 @@
  *
  * The drain thread moves samples from the ring into this table: identical stacks are counted
  * together, so memory grows with the number of distinct stacks, not with the number of samples.
- * It is a chained hash table keyed by the stack's pcs, whose entries and bucket array live in an
- * arena (the runtime never uses the host's malloc for it). One owner at a time; not thread-safe.
+ * It is a chained hash table keyed by the stack's pcs and its label set (labels.h: samples of the
+ * same stack under different labels stay apart, as Go keys its CPU samples), whose entries and
+ * bucket array live in an arena (the runtime never uses the host's malloc for it). One owner at a
+ * time; not thread-safe.
  */
 #ifndef CPROF_RUNTIME_STACKTAB_H
 #define CPROF_RUNTIME_STACKTAB_H
@@ -20,6 +22,7 @@ typedef struct stacktab_entry {
   struct stacktab_entry *next; /* hash chain */
   uint64_t hash;
   int64_t values[STACKTAB_VALUES];
+  uint32_t labels; /* label set id, 0 for none */
   uint32_t depth;
   uintptr_t pcs[]; /* leaf first */
 } stacktab_entry_t;
@@ -35,9 +38,13 @@ typedef struct stacktab {
 int stacktab_add(stacktab_t *t, const uintptr_t *pcs, uint32_t depth, const int64_t *values,
                  size_t nvalues);
 
+/* stacktab_add for the stack under label set labels (labels.h); stacktab_add is labels 0. */
+int stacktab_add_labeled(stacktab_t *t, uint32_t labels, const uintptr_t *pcs, uint32_t depth,
+                         const int64_t *values, size_t nvalues);
+
 /*
- * Fills out (room for t->nentries pointers) with every entry, sorted by stack (deterministic
- * output: the same samples give the same profile bytes).
+ * Fills out (room for t->nentries pointers) with every entry, sorted by stack, then label set
+ * (deterministic output: the same samples give the same profile bytes).
  */
 void stacktab_sorted(const stacktab_t *t, stacktab_entry_t **out);
 

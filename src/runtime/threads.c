@@ -7,8 +7,9 @@
  * threads_trampoline, which calls the start hook, sets a key whose destructor calls the exit hook,
  * and then the start routine; a thread created inside the heap profiler's guard starts inside it
  * (so the profiler's own threads, and those of the libraries it uses, are not in the heap
- * profile). When the record cannot be allocated, the thread is created unhooked:
- * profiling is never a reason for pthread_create to fail.
+ * profile), and every new thread starts with its creator's labels (labels.h). When the record
+ * cannot be allocated, the thread is created unhooked: profiling is never a reason for
+ * pthread_create to fail.
  *
  * Stack bounds are cached in two initial-exec thread-local words, readable from the signal
  * handler. They describe the mapping that held sp when they were computed; a thread that switches
@@ -26,6 +27,7 @@
 #include <stdlib.h>
 
 #include "runtime/heap.h"
+#include "runtime/labels.h"
 #include "runtime/sys.h"
 
 typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
@@ -72,7 +74,8 @@ static void make_exit_key(void) { exit_key_ok = pthread_key_create(&exit_key, on
 typedef struct trampoline_arg {
   void *(*fn)(void *);
   void *arg;
-  bool guarded; /* created inside the heap profiler's guard: the new thread is too */
+  bool guarded;    /* created inside the heap profiler's guard: the new thread is too */
+  uint32_t labels; /* the creator's label set, which the new thread inherits */
 } trampoline_arg_t;
 
 static void *threads_trampoline(void *p) {
@@ -80,6 +83,7 @@ static void *threads_trampoline(void *p) {
   free(p);
   if (a.guarded)
     heap_guard_enter(); /* for the thread's whole life */
+  labels_inherit(a.labels);
   pthread_once(&exit_key_once, make_exit_key);
   if (exit_key_ok)
     pthread_setspecific(exit_key, (void *)1);
@@ -100,6 +104,7 @@ __attribute__((visibility("default"))) int pthread_create(pthread_t *t, const pt
   a->fn = fn;
   a->arg = arg;
   a->guarded = heap_guard_active();
+  a->labels = labels_current();
   int rc = real(t, attr, threads_trampoline, a);
   if (rc != 0)
     free(a);

@@ -3,7 +3,8 @@
  *
  * Producers in several threads push numbered samples while the consumer drains; every sample must
  * arrive exactly once or be counted as dropped, with its weight. The stack table must merge equal
- * stacks, keep distinct ones apart across growth, and sort deterministically.
+ * stacks, keep distinct ones (and one stack under distinct label sets) apart across growth, and
+ * sort deterministically.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -120,6 +121,19 @@ static void test_stacktab(void) {
   free(all);
   stacktab_reset(&t);
   CHECK(t.nentries == 0 && t.arena.total == 0, "reset returns the memory");
+
+  /* The same stack under different label sets stays apart, sorted by set after the stack. */
+  CHECK(stacktab_add_labeled(&t, 7, a, 3, &one, 1) == 0, "add a under labels 7");
+  CHECK(stacktab_add_labeled(&t, 3, a, 3, &two, 1) == 0, "add a under labels 3");
+  CHECK(stacktab_add(&t, a, 3, &one, 1) == 0, "add a without labels");
+  CHECK(stacktab_add_labeled(&t, 7, a, 3, &two, 1) == 0, "add a under labels 7 again");
+  CHECK(t.nentries == 3, "three entries: %zu", t.nentries);
+  stacktab_entry_t *three[3];
+  stacktab_sorted(&t, three);
+  CHECK(three[0]->labels == 0 && three[0]->values[0] == 1, "no labels first");
+  CHECK(three[1]->labels == 3 && three[1]->values[0] == 2, "then 3");
+  CHECK(three[2]->labels == 7 && three[2]->values[0] == 3, "then 7, merged");
+  stacktab_reset(&t);
 }
 
 int main(void) {
