@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "runtime/ext.h"
+#include "runtime/heap.h"
 #include "runtime/sys.h"
 #include "runtime/tables.h"
 
@@ -96,8 +97,10 @@ CPROF_API cprof_profile_t *cprof_profile_new(const char *name) {
   }
   /* The stacks of the keys will be walked with the unwind tables: build them now, once. */
   const ext_api_t *ext = ext_get();
+  heap_guard_enter(); /* building them allocates: the profiler's memory */
   if (ext != NULL)
     tables_ensure(ext);
+  heap_guard_exit();
   pthread_mutex_lock(&custom_lock);
   struct cprof_profile *p = custom_find_locked(name);
   int err = p != NULL ? EEXIST : 0;

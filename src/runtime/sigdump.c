@@ -51,6 +51,7 @@ static sigdump_slot_t *sd_find(const sd_request_t *r, pid_t tid) {
 /* What only the thread itself knows, besides its stack. Async-signal-safe. */
 static void sd_fill_state(sigdump_slot_t *s) {
   s->labels = labels_current();
+  s->profiler = threads_self_is_profiler();
   s->wait_what = threads_wait_get(&s->wait_obj, &s->wait_since);
   threads_created_by(&s->created_pc, &s->created_tid);
 }

@@ -37,6 +37,7 @@ typedef struct sigdump_slot {
   pid_t tid; /* the slots of one request are sorted by tid */
   _Atomic int state;
   bool interrupted; /* pcs[0] is the interrupted pc + 1 */
+  bool profiler;    /* the thread says it is one of cprof's (threads_self_is_profiler) */
   uint32_t depth;
   uint32_t labels; /* labels_current() */
   const char *wait_what;

@@ -13,9 +13,10 @@
  * threadcreate profile (tcreate.c), and the new thread keeps where it was created in two
  * thread-local words for the threads profile's dump.
  *
- * The profiler's own threads register their tids in a small array of atomic slots (a key's
- * destructor takes them out at exit) and set a thread-local flag, so the threads profile knows
- * them from outside and from inside.
+ * The profiler's own threads register their tids in a small array of atomic slots and set a
+ * thread-local flag, so the threads profile knows them from outside and from inside. A slot is
+ * freed by a prune (each dump runs one) once /proc no longer lists its thread: a tid is reused only
+ * after the kernel has gone round its whole pid space, so a stale slot does not live that long.
  *
  * Stack bounds are cached in two initial-exec thread-local words, readable from the signal
  * handler. They describe the mapping that held sp when they were computed; a thread that switches
@@ -82,33 +83,33 @@ static void make_exit_key(void) { exit_key_ok = pthread_key_create(&exit_key, on
 
 static _Atomic pid_t profiler_tids[THREADS_PROFILER_MAX];
 static __thread bool tls_profiler __attribute__((tls_model("initial-exec")));
-static pthread_key_t profiler_key;
-static pthread_once_t profiler_key_once = PTHREAD_ONCE_INIT;
-static int profiler_key_ok;
 
-static void profiler_forget(void *unused) {
-  pid_t me = sys_gettid();
-  for (size_t i = 0; i < THREADS_PROFILER_MAX; i++)
-    if (atomic_load(&profiler_tids[i]) == me)
-      atomic_store(&profiler_tids[i], 0);
-}
-
-static void make_profiler_key(void) {
-  profiler_key_ok = pthread_key_create(&profiler_key, profiler_forget) == 0;
-}
-
-/* Marks the calling thread as the profiler's, until it exits. */
-static void profiler_register(void) {
-  tls_profiler = true;
-  pid_t me = sys_gettid();
+static bool profiler_claim(pid_t me) {
   for (size_t i = 0; i < THREADS_PROFILER_MAX; i++) {
     pid_t free_slot = 0;
     if (atomic_compare_exchange_strong(&profiler_tids[i], &free_slot, me))
-      break;
+      return true;
   }
-  pthread_once(&profiler_key_once, make_profiler_key);
-  if (profiler_key_ok)
-    pthread_setspecific(profiler_key, (void *)1);
+  return false;
+}
+
+/* Marks the calling thread as the profiler's. Its tid stays in the registry until a prune finds
+ * the thread gone (not at its exit, for an exiting thread is still listed in /proc a while). */
+static void profiler_register(void) {
+  tls_profiler = true;
+  pid_t me = sys_gettid();
+  if (!profiler_claim(me)) {
+    threads_profiler_prune();
+    profiler_claim(me);
+  }
+}
+
+void threads_profiler_prune(void) {
+  for (size_t i = 0; i < THREADS_PROFILER_MAX; i++) {
+    pid_t tid = atomic_load(&profiler_tids[i]);
+    if (tid != 0 && !sys_thread_alive(tid))
+      atomic_compare_exchange_strong(&profiler_tids[i], &tid, 0);
+  }
 }
 
 /* Async-signal-safe. */

@@ -42,11 +42,13 @@ int threads_create_internal(pthread_t *t, void *(*fn)(void *), void *arg);
  * The profiler's own threads: those made by threads_create_internal and those created inside the
  * heap guard (the HTTP server's, and any they create). The threads profile lists them without
  * their stacks. threads_self_is_profiler reads a thread-local flag (async-signal-safe);
- * threads_is_profiler looks tid up in a registry of the live ones (up to THREADS_PROFILER_MAX).
+ * threads_is_profiler looks tid up in a registry of them (up to THREADS_PROFILER_MAX), from which
+ * threads_profiler_prune drops the threads that no longer exist.
  */
 #define THREADS_PROFILER_MAX 256
 bool threads_self_is_profiler(void);
 bool threads_is_profiler(pid_t tid);
+void threads_profiler_prune(void);
 
 /*
  * Where the calling thread comes from: the return address of the pthread_create call that made it

@@ -206,6 +206,8 @@ static int tp_build(count_snap_t *snap, sigdump_slot_t *slots, tp_meta_t *meta, 
       continue;
     if (state != SIGDUMP_DONE && m->pseudo < 0)
       m->pseudo = COUNT_PSEUDO_NO_ANSWER; /* LATE, or WRITING when the handler never finished */
+    if (state == SIGDUMP_DONE && s->profiler && !m->current)
+      m->pseudo = COUNT_PSEUDO_PROFILER; /* one just starting, not yet in the registry */
     uint32_t labels = m->pseudo < 0 ? s->labels : 0;
     int rc = m->pseudo >= 0 ? count_snap_add_pseudo(snap, (count_pseudo_t)m->pseudo, 0, 1)
                             : count_snap_add(snap, s->pcs, s->depth, labels, 1);
@@ -273,9 +275,12 @@ count_snap_t *threadsprof_snapshot(uintptr_t from) {
   static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
   pthread_once(&atfork_once, tp_register_atfork);
   const ext_api_t *ext = ext_get();
+  heap_guard_enter(); /* building them allocates: the profiler's memory */
   if (ext != NULL)
     tables_ensure(ext); /* the threads walk their stacks with them */
+  heap_guard_exit();
   pthread_mutex_lock(&threadsprof_lock);
+  threads_profiler_prune();
   size_t n = 0, len = 0;
   pid_t *tids = tp_list(&n, &len);
   count_snap_t *snap = NULL;

@@ -17,7 +17,8 @@
  *       spawn       creates 2 threads from tc_two() and joins them; prints "spawned"
  *       (end of input) stops the threads and exits 0.
  * With the argument "ownsig" it first installs a SIGPROF handler of its own, so that the threads
- * profile must do without the signal.
+ * profile must do without the signal, and prints at the end how many SIGPROFs its handler got
+ * ("SIGPROF received: N").
  *
  * Usage: threads_api PORT [ownsig]
  */
@@ -252,7 +253,13 @@ WORK_NOFOLD int write_all(const char *dir)
 	return rc;
 }
 
-static void on_prof(int sig) { (void)sig; }
+static volatile sig_atomic_t prof_signals;
+
+static void on_prof(int sig)
+{
+	(void)sig;
+	prof_signals++;
+}
 
 int main(int argc, char **argv)
 {
@@ -304,5 +311,6 @@ int main(int argc, char **argv)
 	pthread_mutex_unlock(&mu);
 	for (int i = 0; i < 3 + POOL; i++)
 		pthread_join(t[i], NULL);
+	printf("SIGPROF received: %d\n", (int)prof_signals);
 	return 0;
 }
