@@ -13,6 +13,9 @@
  *      in sleeper_wait.
  *   3. A thread that blocks SIGPROF is not signalled: after a dump it has no SIGPROF pending.
  *   4. Dumps from four threads at once are serialized and each finds every thread.
+ *   5. debug=2 shows a thread inside a profiled wait (threads_wait_begin, as the sync hooks call
+ *      it) with the primitive, the object's address and how long it has waited; and the calling
+ *      thread first, running, its stack beginning at the function that called cprof_write_profile.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,6 +34,7 @@
 
 #include "cprof.h"
 #include "format/profile.h"
+#include "runtime/threads.h"
 #include "test.h"
 
 #define NOFOLD __attribute__((noinline, noclone, no_icf))
@@ -109,8 +113,10 @@ static void test_merged_perf_signal(void) {
   CHECK(p != NULL, "the CPU profile does not decode");
   int64_t before = value_of(p, "burn_before", 0), after = value_of(p, "burn_after", 0);
   CHECK(before >= 10, "burn_before: %lld samples, want ~20", (long long)before);
-  CHECK(after >= 20, "burn_after: %lld samples for 0.4 s at 100 Hz, want ~40: the perf event was "
-        "left disabled", (long long)after);
+  CHECK(after >= 20,
+        "burn_after: %lld samples for 0.4 s at 100 Hz, want ~40: the perf event was "
+        "left disabled",
+        (long long)after);
   prof_free(p);
   close(fd);
 }
@@ -157,6 +163,44 @@ static void *blocker_main(void *arg) {
   return arg;
 }
 
+/* A thread inside a profiled wait (as the sync hooks mark one): the dump shows what and how long.
+ */
+static int waited_on;
+
+NOFOLD void marked_wait(void) {
+  threads_wait_begin("mutex", &waited_on);
+  wait_quit();
+  threads_wait_end();
+}
+
+static void *marked_main(void *arg) {
+  pthread_setname_np(pthread_self(), "marked");
+  marked_wait();
+  __asm__ volatile("" ::: "memory");
+  return arg;
+}
+
+static void test_wait_shown(void) {
+  usleep(300000);
+  int fd = memfd_create("dump", 0);
+  CHECK(cprof_write_profile("goroutine", fd, 2) == 0);
+  off_t len = lseek(fd, 0, SEEK_END);
+  char *text = calloc(1, (size_t)len + 1);
+  CHECK(text != NULL && pread(fd, text, (size_t)len, 0) == len);
+  char want[128];
+  snprintf(want, sizeof want, "\"marked\" [sleeping, mutex %p, ", (void *)&waited_on);
+  const char *head = strstr(text, want);
+  double secs = 0;
+  CHECK(head != NULL && sscanf(head + strlen(want), "%lf seconds]:", &secs) == 1 && secs >= 0.3 &&
+            secs < 60,
+        "the marked thread's header, want '%s<seconds> seconds]:' with >= 0.3 s:\n%s", want, text);
+  CHECK(head != NULL && strstr(head, "\nmarked_wait()\n") != NULL, "its stack holds marked_wait");
+  CHECK(strncmp(text, "thread ", 7) == 0 && strstr(text, "[running]:\ntest_wait_shown()\n") != NULL,
+        "the caller first, running, from test_wait_shown:\n%.300s", text);
+  free(text);
+  close(fd);
+}
+
 static void wait_for_waiters(int n) {
   for (;;) {
     pthread_mutex_lock(&mu);
@@ -185,8 +229,10 @@ static void test_dumps_during_cpu(void) {
   prof_t *p = read_profile(cpu);
   CHECK(p != NULL, "the CPU profile does not decode");
   int64_t sleeper = value_of(p, "sleeper_wait", 0), blocker = value_of(p, "blocker_wait", 0);
-  CHECK(sleeper == 0 && blocker == 0, "CPU samples in threads that never ran: sleeper %lld, "
-        "blocker %lld", (long long)sleeper, (long long)blocker);
+  CHECK(sleeper == 0 && blocker == 0,
+        "CPU samples in threads that never ran: sleeper %lld, "
+        "blocker %lld",
+        (long long)sleeper, (long long)blocker);
   int64_t total = 0;
   for (size_t i = 0; p != NULL && i < p->nsample; i++)
     total += p->sample[i].value[0];
@@ -232,24 +278,26 @@ static void *dumper_main(void *arg) {
 }
 
 static void test_concurrent_dumps(void) {
-  /* main, the sleeper, the blocker, cprof-bg and the four dumpers */
+  /* main, the sleeper, the blocker, the marked thread, cprof-bg and the four dumpers */
   pthread_t t[4];
   pthread_barrier_init(&dumpers, NULL, 4);
   for (int i = 0; i < 4; i++)
-    pthread_create(&t[i], NULL, dumper_main, (void *)(intptr_t)8);
+    pthread_create(&t[i], NULL, dumper_main, (void *)(intptr_t)9);
   for (int i = 0; i < 4; i++)
     pthread_join(t[i], NULL);
   CHECK(atomic_load(&dump_errors) == 0, "%d dumps failed", atomic_load(&dump_errors));
-  CHECK(atomic_load(&dump_bad_totals) == 0, "%d dumps did not count 8 threads",
+  CHECK(atomic_load(&dump_bad_totals) == 0, "%d dumps did not count 9 threads",
         atomic_load(&dump_bad_totals));
 }
 
 int main(void) {
   test_merged_perf_signal();
-  pthread_t s, b;
+  pthread_t s, b, w;
   pthread_create(&s, NULL, sleeper_main, NULL);
   pthread_create(&b, NULL, blocker_main, NULL);
-  wait_for_waiters(2);
+  pthread_create(&w, NULL, marked_main, NULL);
+  wait_for_waiters(3);
+  test_wait_shown();
   test_dumps_during_cpu();
   test_concurrent_dumps();
   pthread_mutex_lock(&mu);
@@ -258,6 +306,7 @@ int main(void) {
   pthread_mutex_unlock(&mu);
   pthread_join(s, NULL);
   pthread_join(b, NULL);
+  pthread_join(w, NULL);
   CHECK(atomic_load(&blocker_pending) == 0, "the blocker was sent SIGPROF (pending %d)",
         atomic_load(&blocker_pending));
   return TEST_DONE("sigdump_test");
