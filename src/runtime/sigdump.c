@@ -5,7 +5,8 @@
  * The request in progress is published in sd_active; a handler counts itself in sd_inflight
  * before it reads sd_active, and the dumper, after unpublishing, waits for sd_inflight to drain
  * before it returns (both sides seq_cst, so either the handler sees no request or the dumper sees
- * the handler). A handler finds its slot by binary search on its tid. While the dumper waits it
+ * the handler); a request whose handlers do not drain within SD_DRAIN_NS (one stopped inside by a
+ * debugger) is left mapped, with its slots. A handler finds its slot by binary search on its tid. While the dumper waits it
  * checks, every few milliseconds, whether the threads that have not answered still exist, so a
  * thread that exits with the signal pending does not hold the dump until the deadline.
  */
@@ -102,26 +103,38 @@ static bool sd_settled(sigdump_slot_t *slots, size_t n, bool check_alive) {
   return settled;
 }
 
-/* Ends the request: no slot stays ASKED, and no handler is still inside the slots. */
-static void sd_close(sigdump_slot_t *slots, size_t n) {
+/* Ends the request: no slot stays ASKED; returns whether no handler is still inside it. */
+static bool sd_close(sigdump_slot_t *slots, size_t n) {
   for (size_t i = 0; i < n; i++) {
     int asked = SIGDUMP_ASKED;
     atomic_compare_exchange_strong(&slots[i].state, &asked, SIGDUMP_LATE);
   }
   atomic_store(&sd_active, NULL);
-  /* A handler that found its slot before the line above is finishing its answer (a walk and a few
-   * stores); one stopped right there (SIGSTOP) would keep it forever: then its slot is left
-   * WRITING, which the caller reads as no answer, and the slots must not be reused. */
-  for (int64_t waited = 0; atomic_load(&sd_inflight) != 0 && waited < SD_DRAIN_NS;
-       waited += SD_POLL_NS)
+  /* A handler that read the request before the line above is finishing (a search, perhaps a walk
+   * and a few stores); one stopped right there (by a debugger) would stay inside for good: then
+   * the request and its slots must never be unmapped. */
+  for (int64_t waited = 0; atomic_load(&sd_inflight) != 0; waited += SD_POLL_NS) {
+    if (waited >= SD_DRAIN_NS)
+      return false;
     sys_sleep_ns(SD_POLL_NS);
+  }
+  return true;
 }
 
-int sigdump_collect(sigdump_slot_t *slots, size_t n, int64_t timeout_ns) {
-  sd_request_t req = {.slots = slots, .n = n};
+int sigdump_collect(sigdump_slot_t *slots, size_t n, int64_t timeout_ns, bool *drained) {
+  /* The request lives in memory of its own, which a handler may still read when this returns
+   * undrained, and which then stays mapped. */
+  sd_request_t *req = sys_map(sizeof *req);
+  *drained = true;
+  if (req == NULL) {
+    sd_close(slots, n); /* nobody asked: every slot LATE */
+    return -ENOMEM;
+  }
+  req->slots = slots;
+  req->n = n;
   pid_t pid = getpid();
   int rc = 0;
-  atomic_store(&sd_active, &req);
+  atomic_store(&sd_active, req);
   for (size_t i = 0; i < n && rc == 0; i++) {
     if (atomic_load(&slots[i].state) != SIGDUMP_ASKED)
       continue;
@@ -139,7 +152,9 @@ int sigdump_collect(sigdump_slot_t *slots, size_t n, int64_t timeout_ns) {
       break;
     sys_sleep_ns(SD_POLL_NS);
   }
-  sd_close(slots, n);
+  *drained = sd_close(slots, n);
+  if (*drained)
+    sys_unmap(req, sizeof *req);
   return rc;
 }
 

@@ -50,12 +50,13 @@ typedef struct sigdump_slot {
 
 /*
  * Sends SIGPROF to the thread of every slot in state ASKED and waits until each has answered,
- * has exited, or timeout_ns has passed; then no handler writes into the slots any more, and every
- * slot is DONE, LATE or GONE (or SKIP). The slots must be sorted by tid. The caller owns SIGPROF
- * (sigprof_claim) and serializes calls. 0, or -EAGAIN when SIGPROF stopped being ours midway (the
- * slots not asked are LATE).
+ * has exited, or timeout_ns has passed; then every slot is DONE, LATE or GONE (or SKIP), or
+ * WRITING when its handler never finished (no answer). *drained says whether no handler is still
+ * inside: when it is false, the slots must never be unmapped. The slots must be sorted by tid.
+ * The caller owns SIGPROF (sigprof_claim) and serializes calls. 0, -EAGAIN when SIGPROF stopped
+ * being ours midway (the slots not asked are LATE), or -ENOMEM (nobody asked).
  */
-int sigdump_collect(sigdump_slot_t *slots, size_t n, int64_t timeout_ns);
+int sigdump_collect(sigdump_slot_t *slots, size_t n, int64_t timeout_ns, bool *drained);
 
 /* Fills slot with the calling thread's own answer, its stack beginning at the return address
  * from (found on the stack; from its top when not found). Not for signal handlers. */

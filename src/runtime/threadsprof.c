@@ -244,16 +244,13 @@ static count_snap_t *tp_dump(pid_t *tids, size_t n, uintptr_t from) {
   if (!owned)
     snap->note = "cprof: SIGPROF belongs to the program: threads are listed from /proc, "
                  "without their stacks";
-  int rc = 0;
+  bool drained = true;
   if (tp_classify(slots, meta, n, owned, from) > 0 &&
-      sigdump_collect(slots, n, THREADSPROF_TIMEOUT_NS) == -EAGAIN)
+      sigdump_collect(slots, n, THREADSPROF_TIMEOUT_NS, &drained) == -EAGAIN)
     snap->note = "cprof: the program took SIGPROF during the dump: threads that were not asked "
                  "in time are listed without their stacks";
-  rc = tp_build(snap, slots, meta, n);
-  bool writing = false;
-  for (size_t i = 0; i < n; i++)
-    writing |= atomic_load(&slots[i].state) == SIGDUMP_WRITING;
-  if (!writing) /* else a handler may still write there: leave the memory mapped */
+  int rc = tp_build(snap, slots, meta, n);
+  if (drained) /* else a handler may still be inside the slots: leave them mapped */
     sys_unmap(mem, len);
   if (rc != 0) {
     count_snap_free(snap);
