@@ -108,9 +108,9 @@ typedef struct rt_thread_info {
   bool leaf_interrupted; /* pcs[0] is the interrupted instruction + 1, not a return address */
   const char *synthetic; /* as in rt_count_record_t, with why saying why there is no stack */
   const char *why;
-  const char *wait;    /* the primitive it waits in ("mutex", "cond", ...), or NULL */
-  uintptr_t wait_obj;  /* the object waited on */
-  int64_t wait_ns;     /* for how long */
+  const char *wait;     /* the primitive it waits in ("mutex", "cond", ...), or NULL */
+  uintptr_t wait_obj;   /* the object waited on */
+  int64_t wait_ns;      /* for how long */
   uintptr_t created_pc; /* the return address of the pthread_create that made it, or 0 */
   int created_tid;      /* the thread that called it */
   const rt_label_t *labels;

@@ -22,7 +22,7 @@
  * The index shows the "full goroutine stack dump" link (goroutine?debug=2) only when the table
  * has a goroutine row, so that it never points at a 404.
  *
- * The count profiles — goroutine (every thread's stack; also served as threads, unlisted), 
+ * The count profiles — goroutine (every thread's stack; also served as threads, unlisted),
  * threadcreate and the user-defined ones — are Go's handler.ServeHTTP over the core's count
  * snapshots: debug=0 the proto as an attachment, 1 Go's count text, 2 for goroutine the per-thread
  * dump; ?seconds=N a delta for goroutine and threadcreate (Go's profileSupportsDelta), and for a
