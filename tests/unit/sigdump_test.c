@@ -16,6 +16,8 @@
  *   5. debug=2 shows a thread inside a profiled wait (threads_wait_begin, as the sync hooks call
  *      it) with the primitive, the object's address and how long it has waited; and the calling
  *      thread first, running, its stack beginning at the function that called cprof_write_profile.
+ *   6. A thread that cannot run its handler (suspended in vfork while the child sleeps) is listed
+ *      after the 0.5 s deadline, with its state and cprof_thread_no_answer.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -201,6 +203,45 @@ static void test_wait_shown(void) {
   close(fd);
 }
 
+/* A thread that cannot run its handler: suspended in vfork until the child exits. */
+static atomic_int vforking;
+
+static void *vforker_main(void *arg) {
+  pthread_setname_np(pthread_self(), "vforker");
+  atomic_store(&vforking, 1);
+  pid_t child = vfork();
+  if (child == 0) { /* the child may only make system calls and _exit */
+    struct timespec ts = {1, 500000000};
+    syscall(SYS_nanosleep, &ts, NULL);
+    _exit(0);
+  }
+  return arg;
+}
+
+static void test_no_answer(void) {
+  pthread_t t;
+  pthread_create(&t, NULL, vforker_main, NULL);
+  while (atomic_load(&vforking) == 0)
+    usleep(1000);
+  usleep(200000); /* inside vfork by now */
+  int fd = memfd_create("dump", 0);
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  CHECK(cprof_write_profile("goroutine", fd, 2) == 0);
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  double took = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+  off_t len = lseek(fd, 0, SEEK_END);
+  char *text = calloc(1, (size_t)len + 1);
+  CHECK(text != NULL && pread(fd, text, (size_t)len, 0) == len);
+  CHECK(strstr(text, "\"vforker\" [disk, no stack: the thread did not answer in time]:\n"
+                     "cprof_thread_no_answer()\n") != NULL,
+        "the suspended thread, listed without an answer:\n%s", text);
+  CHECK(took >= 0.45, "the dump waited %.2f s for it: the deadline is 0.5 s", took);
+  free(text);
+  close(fd);
+  pthread_join(t, NULL);
+}
+
 static void wait_for_waiters(int n) {
   for (;;) {
     pthread_mutex_lock(&mu);
@@ -298,6 +339,7 @@ int main(void) {
   pthread_create(&w, NULL, marked_main, NULL);
   wait_for_waiters(3);
   test_wait_shown();
+  test_no_answer();
   test_dumps_during_cpu();
   test_concurrent_dumps();
   pthread_mutex_lock(&mu);
