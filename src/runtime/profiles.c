@@ -19,6 +19,7 @@
 #include "cprof.h"
 #include "runtime/countprof.h"
 #include "runtime/custom.h"
+#include "runtime/ext.h"
 #include "runtime/heap.h"
 #include "runtime/tcreate.h"
 #include "runtime/threadsprof.h"
@@ -54,6 +55,8 @@ static int write_count(count_snap_t *s, int fd, int debug) {
 }
 
 static int write_threads(int fd, int debug) {
+  if (ext_get() == NULL)
+    return -ENOENT; /* nothing could write the dump: do not take it */
   return write_count(threadsprof_snapshot(tls_caller), fd, debug);
 }
 

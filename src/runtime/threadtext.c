@@ -13,7 +13,8 @@
  *   (blank line)
  *
  * The thread that asked comes first (its state is "running", as Go's current goroutine), then
- * the others in the order the core gives (by tid). <state> is /proc's, in words: running,
+ * the others in the order the core gives (by tid). "<name>" is the name quoted as Go's %q quotes
+ * a string. <state> is /proc's, in words: running,
  * sleeping, disk (uninterruptible), stopped, tracing stop, zombie, dead, idle, parked. <wait> is
  * the profiled primitive the thread is blocked in ("mutex", "rwlock", "cond", "sem", "join",
  * "barrier"; threads_wait_begin) with the object's address and the time since the wait began, in
@@ -110,8 +111,9 @@ static void tt_wait_print(FILE *f, const rt_thread_info_t *t) {
 
 static int tt_thread_print(FILE *f, sym_t *sym, const map_list_t *maps, const rt_thread_info_t *t) {
   int err = 0;
-  fprintf(f, "thread %d \"%s\" [%s", t->tid, t->name != NULL ? t->name : "",
-          t->state != NULL ? t->state : "unknown");
+  fprintf(f, "thread %d ", t->tid);
+  gotext_quote(f, t->name != NULL ? t->name : "");
+  fprintf(f, " [%s", t->state != NULL ? t->state : "unknown");
   if (t->wait != NULL)
     tt_wait_print(f, t);
   if (t->synthetic != NULL && t->why != NULL)
