@@ -148,11 +148,61 @@ CPROF_API const char *cprof_label_get(const char *key);
 
 /*
  * Writes the profile called name to fd, as Go's pprof.Lookup(name).WriteTo(fd, debug): "heap",
- * "allocs" (the heap profile with alloc_space as its default sample type), and the other profiles
- * named in this header. debug 0 writes gzipped profile.proto, 1 Go's legacy text form. Errors:
- * -ENOENT no profile of that name; -EINVAL a NULL name, fd < 0 or debug < 0; a write error.
+ * "allocs" (the heap profile with alloc_space as its default sample type), "goroutine" or its
+ * alias "threads" (every thread's stack now: goroutine/count samples, the calling thread's stack
+ * beginning at the call), "threadcreate" (the stack of every pthread_create the program made), the
+ * user-defined profiles (cprof_profile_new) and the other profiles named in this header. debug 0
+ * writes gzipped profile.proto, 1 Go's legacy text form; 2, for goroutine and threads, one block
+ * per thread with its name, state, wait and stack, laid out after Go's goroutine dump (README.md).
+ * Errors: -ENOENT no profile of that name; -EINVAL a NULL name, fd < 0 or debug < 0; a write error.
  */
 CPROF_API int cprof_write_profile(const char *name, int fd, int debug);
+
+/* ------------------------------------------------------- user-defined profiles ---------------- */
+
+/*
+ * A profile of your own, as Go's pprof.NewProfile: a set of keys, each recorded with the stack
+ * that added it, written as a count profile (how many of the keys still there were added from each
+ * stack). The classic use is a leak detector for some resource: add when a file, a connection or
+ * a lock is acquired, remove when it is released, and the profile shows where the ones still held
+ * were acquired. Profiles live as long as the process. They are written by
+ * cprof_write_profile(name, fd, debug) (sample type <name>/count; debug=1 Go's count text), served
+ * at /debug/pprof/<name> and listed with their count on the index page. Every call here is
+ * thread-safe; none may be called from a signal handler.
+ */
+typedef struct cprof_profile cprof_profile_t;
+
+/*
+ * Creates the profile called name. By Go's convention a name is "import/path.name", such as
+ * "myapp/db.connections"; it must not be empty, be longer than 128 bytes, or hold spaces, control
+ * characters, '?' or '#' (it is a URL path and a word in the text form). Returns NULL with errno
+ * set: EINVAL a bad name; EEXIST a profile of that name exists already, or the name is one of the
+ * built-in profiles (goroutine, threads, threadcreate, heap, allocs, block, mutex) or endpoints
+ * (profile, cmdline, symbol, trace); ENOMEM.
+ */
+CPROF_API cprof_profile_t *cprof_profile_new(const char *name);
+
+/* The user-defined profile called name, or NULL with errno ENOENT. Built-in profiles are not
+ * returned (they have no keys to add): write them with cprof_write_profile(). */
+CPROF_API cprof_profile_t *cprof_profile_lookup(const char *name);
+
+/*
+ * Records the calling thread's stack under key, any value that names the thing (typically its
+ * address). skip 0 begins the stack at the function that calls cprof_profile_add, 1 at that
+ * function's caller, and so on, as Go's Add. Errors: -EEXIST key is in the profile already (Go
+ * panics); -EINVAL p is NULL or skip < 0; -ENOMEM.
+ */
+CPROF_API int cprof_profile_add(cprof_profile_t *p, const void *key, int skip);
+
+/* Removes key. -ENOENT when it is not in the profile (Go's Remove then does nothing: the error is
+ * for callers who care); -EINVAL p is NULL. */
+CPROF_API int cprof_profile_remove(cprof_profile_t *p, const void *key);
+
+/* The number of keys in the profile, or -EINVAL when p is NULL. */
+CPROF_API long cprof_profile_count(const cprof_profile_t *p);
+
+/* The profile's name, or NULL when p is NULL. */
+CPROF_API const char *cprof_profile_name(const cprof_profile_t *p);
 
 /* --------------------------------------------------------------- HTTP endpoint ---------------- */
 

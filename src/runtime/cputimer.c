@@ -40,6 +40,7 @@ static _Atomic int reg_running;
 static _Atomic unsigned reg_generation; /* bumped by every cputimer_start */
 static uint64_t rand_state;             /* reg_lock's */
 static __thread unsigned tls_period_set; /* the generation whose real period this thread set */
+static __thread int tls_perf_fd;         /* the event of its last perf signal, in that generation */
 
 /* A random first expiry in [1, period]. Called with reg_lock held. */
 static int64_t first_expiry(void) {
@@ -279,5 +280,15 @@ void cputimer_rearm(const siginfo_t *si) {
     sys_perf_set_period(si->si_fd, (uint64_t)atomic_load_explicit(&reg_period, memory_order_relaxed));
     tls_period_set = gen;
   }
+  tls_perf_fd = si->si_fd;
   sys_perf_refresh(si->si_fd);
+}
+
+/* Async-signal-safe. */
+void cputimer_rearm_merged(void) {
+  if (!atomic_load_explicit(&reg_running, memory_order_relaxed) ||
+      atomic_load_explicit(&kind_now, memory_order_relaxed) != CPUTIMER_PERF ||
+      tls_period_set != atomic_load_explicit(&reg_generation, memory_order_relaxed))
+    return; /* no event of this profile has signalled this thread yet */
+  sys_perf_refresh(tls_perf_fd);
 }

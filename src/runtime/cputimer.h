@@ -68,6 +68,12 @@ uint32_t cputimer_weight(const siginfo_t *si);
 /* Re-arms the perf event that sent si, if any, for its next period. Async-signal-safe. */
 void cputimer_rearm(const siginfo_t *si);
 
+/* Re-arms the calling thread's perf event, when it has one in this profile, after a SIGPROF that
+ * no timer sent: a perf event's signal that came while that one was pending merged into it and
+ * did not re-arm the event. Re-arming an event that is armed already only lets it fire once more
+ * before it needs re-arming. Async-signal-safe. */
+void cputimer_rearm_merged(void);
+
 cputimer_kind_t cputimer_kind(void);
 
 #endif /* CPROF_RUNTIME_CPUTIMER_H */

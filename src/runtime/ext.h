@@ -76,6 +76,54 @@ typedef struct rt_heap_text {
   int64_t rate; /* the sampling rate in bytes */
 } rt_heap_text_t;
 
+/* One record of a count profile (goroutine, threadcreate, the user-defined ones): a stack of
+ * return addresses, leaf first, and how many times it was seen, with its labels. */
+typedef struct rt_count_record {
+  const uintptr_t *pcs;
+  uint32_t depth;
+  int64_t count;
+  /* When set, the record's stack is this pseudo-frame (a thread whose stack could not be taken,
+   * and why): the proto names it, and pcs hold one return address into a core function of that
+   * name, for the text forms, whose parsers want an address. */
+  const char *synthetic;
+  const rt_label_t *labels; /* sorted by key */
+  size_t nlabels;
+} rt_count_record_t;
+
+/* A count profile for Go's debug=1 text (printCountProfile). */
+typedef struct rt_count_text {
+  const char *name;                 /* "goroutine", "threadcreate", a user-defined profile's */
+  const rt_count_record_t *records; /* any order: the writer sorts them as Go does */
+  size_t nrecords;
+  const char *note; /* NULL, or a line the writer adds after the header as a "# " comment */
+} rt_count_text_t;
+
+/* One thread of the threads profile's debug=2 dump. */
+typedef struct rt_thread_info {
+  int tid;
+  const char *name;     /* /proc's comm */
+  const char *state;    /* "running", "sleeping", "disk", "stopped", ... */
+  const uintptr_t *pcs; /* leaf first, as return addresses */
+  uint32_t depth;
+  bool leaf_interrupted; /* pcs[0] is the interrupted instruction + 1, not a return address */
+  const char *synthetic; /* as in rt_count_record_t, with why saying why there is no stack */
+  const char *why;
+  const char *wait;     /* the primitive it waits in ("mutex", "cond", ...), or NULL */
+  uintptr_t wait_obj;   /* the object waited on */
+  int64_t wait_ns;      /* for how long */
+  uintptr_t created_pc; /* the return address of the pthread_create that made it, or 0 */
+  int created_tid;      /* the thread that called it */
+  const rt_label_t *labels;
+  size_t nlabels;
+  bool current; /* the thread that asked for the dump */
+} rt_thread_info_t;
+
+typedef struct rt_thread_dump {
+  const rt_thread_info_t *threads; /* in the order to print */
+  size_t nthreads;
+  const char *note; /* NULL, or a line printed first as a "# " comment */
+} rt_thread_dump_t;
+
 /* What the core offers the extension. */
 typedef struct core_api {
   size_t size;
@@ -97,6 +145,18 @@ typedef struct core_api {
   /* Whether the module loaded at base came in with the extension (libdw, zlib, ...): code only
    * the profiler's own threads run, which needs no unwind tables. */
   bool (*ext_module)(uintptr_t base);
+  /* The count profiles (countprof.c): "goroutine" (alias "threads": every thread's stack now),
+   * "threadcreate" and the user-defined ones (cprof_profile_new). count_snapshot takes one now
+   * (NULL when there is no such profile, or no memory); count_write writes snap, minus base when
+   * base is not NULL, as debug 0 gzipped profile.proto, 1 Go's count text, 2 the per-thread dump
+   * (goroutine, without base; 1 for the others). count_of is the index page's count, or -ENOENT
+   * for no such profile. count_custom fills names (up to max) with the user-defined profiles'
+   * names, which live as long as the process, and returns how many there are. */
+  void *(*count_snapshot)(const char *name);
+  void (*count_snapshot_free)(void *snap);
+  int (*count_write)(int fd, const void *snap, const void *base, int debug);
+  long (*count_of)(const char *name);
+  size_t (*count_custom)(const char **names, size_t max);
 } core_api_t;
 
 /* What the extension offers the core. */
@@ -111,6 +171,13 @@ typedef struct ext_api {
   /* Writes Go's heap?debug=1 text to fd: records sorted by in-use bytes, each with its symbolized
    * stack as "#\t0x..\tfunc+0x..\tfile:line" lines, and the allocator's statistics at the end. */
   int (*heap_text_write)(int fd, const rt_heap_text_t *text);
+  /* Writes Go's count-profile text (debug=1 of goroutine, threadcreate and the user-defined
+   * profiles): "<name> profile: total N", then each record "N @ 0x.. 0x..", its labels and its
+   * symbolized stack, most frequent first (counttext.c). */
+  int (*count_text_write)(int fd, const rt_count_text_t *text);
+  /* Writes the threads profile's debug=2 dump: one block per thread, its state and its
+   * symbolized stack, laid out after Go's goroutine dump (threadtext.c). */
+  int (*threads_text_write)(int fd, const rt_thread_dump_t *dump);
 } ext_api_t;
 
 /* What the HTTP plugin offers the core: cprof_http_start() and friends (cprof.h). */
@@ -129,6 +196,8 @@ int builder_profile_write(int fd, const rt_profile_desc_t *desc); /* builder.c *
 unwind_set_t *cfi_build(const unwind_set_t *old);                  /* cfi.c */
 void cfi_free(unwind_set_t *set);                                  /* cfi.c */
 int heaptext_write(int fd, const rt_heap_text_t *text);            /* heaptext.c */
+int counttext_write(int fd, const rt_count_text_t *text);          /* counttext.c */
+int threadtext_write(int fd, const rt_thread_dump_t *dump);        /* threadtext.c */
 
 /* The extension's one entry point. Called once; returns its table, or NULL with a report made. */
 const ext_api_t *cprof_ext_init(const core_api_t *core);

@@ -21,6 +21,7 @@
 #include "runtime/cpu.h"
 #include "runtime/ext.h"
 #include "runtime/heap.h"
+#include "runtime/profiles.h"
 #include "runtime/report.h"
 
 static char cmdline_buf[8192];
@@ -134,6 +135,11 @@ static const core_api_t core_table = {
     .heap_write = heap_write,
     .heap_count = heap_count,
     .ext_module = core_ext_module,
+    .count_snapshot = profiles_count_snapshot,
+    .count_snapshot_free = profiles_count_snapshot_free,
+    .count_write = profiles_count_write,
+    .count_of = profiles_count_of,
+    .count_custom = profiles_count_custom,
 };
 
 static const ext_api_t *ext_loaded;

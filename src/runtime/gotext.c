@@ -1,7 +1,7 @@
 /*
  * gotext.c — what every Go debug=1 text form shares (see gotext.h): printStackRecord's "#" lines
- * for a stack, pprof's memory-map trailer, Go's text/tabwriter as runtime/pprof configures it, and
- * writing a buffer out whole.
+ * for a stack, pprof's memory-map trailer, Go's text/tabwriter as runtime/pprof configures it,
+ * writing a buffer out whole, and Go's %q and label sets (the count profiles' "# labels:" line).
  *
  * The tabwriter: each line is cut into cells at its tabs, the last cell of a line being outside
  * every column; consecutive lines with a cell in column k form a block whose width is its widest
@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* text/tabwriter.NewWriter(w, 1, 8, 1, '\t', 0), as runtime/pprof makes it. */
@@ -171,4 +172,84 @@ int gotext_write_all(int fd, const char *p, size_t len) {
     len -= (size_t)n;
   }
   return 0;
+}
+
+/* ------------------------------------------------------------ Go's %q and labels ---------- */
+
+/* The length of the valid UTF-8 sequence at p (at most n bytes), or 0 when it is not one. */
+static size_t gt_utf8_len(const unsigned char *p, size_t n) {
+  size_t len = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 ? 2 : 0;
+  if (p[0] > 0xf4 || len == 0 || len > n)
+    return 0;
+  for (size_t i = 1; i < len; i++)
+    if ((p[i] & 0xc0) != 0x80)
+      return 0;
+  if ((len == 3 && p[0] == 0xe0 && p[1] < 0xa0) || (len == 4 && p[0] == 0xf0 && p[1] < 0x90) ||
+      (len == 4 && p[0] == 0xf4 && p[1] >= 0x90) || (len == 3 && p[0] == 0xed && p[1] >= 0xa0))
+    return 0; /* overlong, beyond U+10FFFF, or a surrogate */
+  return len;
+}
+
+/* s as Go's strconv.Quote writes it: in double quotes, with \a \b \f \n \r \t \v \\ \" escaped,
+ * other control bytes and invalid UTF-8 as \x.., and everything else (printable ASCII and valid
+ * multi-byte UTF-8, which Go shows as is when printable) unchanged. */
+void gotext_quote(FILE *f, const char *s) {
+  static const char esc_from[] = "\a\b\f\n\r\t\v\\\"";
+  static const char esc_to[] = "abfnrtv\\\"";
+  const unsigned char *p = (const unsigned char *)s;
+  size_t n = strlen(s);
+  fputc('"', f);
+  for (size_t i = 0; i < n;) {
+    const char *e = p[i] != 0 ? strchr(esc_from, p[i]) : NULL;
+    if (e != NULL) {
+      fputc('\\', f);
+      fputc(esc_to[e - esc_from], f);
+      i++;
+    } else if (p[i] >= 0x20 && p[i] < 0x7f) {
+      fputc(p[i++], f);
+    } else if (p[i] >= 0x80 && gt_utf8_len(p + i, n - i) > 0) {
+      size_t len = gt_utf8_len(p + i, n - i);
+      fwrite(p + i, 1, len, f);
+      i += len;
+    } else {
+      fprintf(f, "\\x%02x", p[i++]);
+    }
+  }
+  fputc('"', f);
+}
+
+static int gt_str_cmp(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int gotext_labels_print(FILE *f, const rt_label_t *labels, size_t n) {
+  char **pairs = calloc(n ? n : 1, sizeof *pairs);
+  int err = pairs == NULL ? -ENOMEM : 0;
+  for (size_t i = 0; i < n && err == 0; i++) {
+    size_t len = 0;
+    FILE *m = open_memstream(&pairs[i], &len);
+    if (m == NULL) {
+      err = -ENOMEM;
+      break;
+    }
+    char num[32];
+    if (labels[i].str == NULL)
+      snprintf(num, sizeof num, "%" PRId64, labels[i].num);
+    gotext_quote(m, labels[i].key);
+    fputc(':', m);
+    gotext_quote(m, labels[i].str != NULL ? labels[i].str : num);
+    if (fclose(m) != 0)
+      err = -ENOMEM;
+  }
+  if (err == 0) {
+    qsort(pairs, n, sizeof *pairs, gt_str_cmp);
+    fputc('{', f);
+    for (size_t i = 0; i < n; i++)
+      fprintf(f, "%s%s", i > 0 ? ", " : "", pairs[i]);
+    fputc('}', f);
+  }
+  for (size_t i = 0; pairs != NULL && i < n; i++)
+    free(pairs[i]);
+  free(pairs);
+  return err;
 }

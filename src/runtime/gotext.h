@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "runtime/ext.h"
 #include "runtime/mappings.h"
 #include "runtime/symbolize.h"
 
@@ -30,5 +31,13 @@ int gotext_tabwrite(const char *text, size_t len, FILE *out);
 
 /* Writes len bytes to fd, retrying on EINTR and short writes. 0 or a negative errno. */
 int gotext_write_all(int fd, const char *p, size_t len);
+
+/* s as Go's %q (strconv.Quote) writes it: double quotes, \a \b \f \n \r \t \v \\ \" escaped, other
+ * control bytes and invalid UTF-8 as \x.., printable ASCII and valid UTF-8 as they are. */
+void gotext_quote(FILE *f, const char *s);
+
+/* Labels as Go's labelMap.String writes them: {"k":"v", ...}, each pair %q:%q (a number label
+ * in decimal), the pairs sorted as strings and joined by ", ". 0 or -ENOMEM. */
+int gotext_labels_print(FILE *f, const rt_label_t *labels, size_t n);
 
 #endif /* CPROF_RUNTIME_GOTEXT_H */

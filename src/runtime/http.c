@@ -16,7 +16,8 @@
  * (when one is set, every request must carry "Authorization: Bearer <token>" or "?token=<token>",
  * compared in constant time), then the path is routed. Paths outside /debug/pprof/ get Go's 404
  * "404 page not found"; /debug/pprof/ is the index; /debug/pprof/<name> is a row of the endpoint
- * table in http_pprof.c, or Go's 404 "Unknown profile". Only GET and HEAD are accepted, plus POST
+ * table in http_pprof.c, or a user-defined profile (http_endpoint_custom), or Go's 404 "Unknown
+ * profile". Only GET and HEAD are accepted, plus POST
  * for endpoints that ask for it (their body is gathered over the following calls); anything else
  * is 405. Handlers run on the connection's thread and may block there (a CPU profile sleeps for
  * its duration through http_sleep(), which watches for the client leaving and for http_stop()).
@@ -310,7 +311,7 @@ static const http_endpoint_t *http_endpoint_find(const char *name) {
   for (size_t i = 0; i < http_nendpoints; i++)
     if (strcmp(http_endpoints[i].name, name) == 0)
       return &http_endpoints[i];
-  return NULL;
+  return http_endpoint_custom(name);
 }
 
 /*

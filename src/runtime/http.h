@@ -53,6 +53,9 @@ extern const http_endpoint_t http_endpoints[];
 extern const size_t http_nendpoints;
 enum MHD_Result http_index_serve(http_req_t *req);
 
+/* The row that serves name when it is a user-defined profile (cprof_profile_new), else NULL. */
+const http_endpoint_t *http_endpoint_custom(const char *name);
+
 /* ------------------------------------------------------------ responses (http.c) ---------- */
 
 /* Replies with a copy of body. type NULL sends no Content-Type. */

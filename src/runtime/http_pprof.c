@@ -21,6 +21,14 @@
  *
  * The index shows the "full goroutine stack dump" link (goroutine?debug=2) only when the table
  * has a goroutine row, so that it never points at a 404.
+ *
+ * The count profiles — goroutine (every thread's stack; also served as threads, unlisted),
+ * threadcreate and the user-defined ones — are Go's handler.ServeHTTP over the core's count
+ * snapshots: debug=0 the proto as an attachment, 1 Go's count text, 2 for goroutine the per-thread
+ * dump; ?seconds=N a delta for goroutine and threadcreate (Go's profileSupportsDelta), and for a
+ * user-defined profile Go's 400 "seconds" parameter is not supported. A user-defined profile is
+ * served under its own name, by the one row http_endpoint_custom() gives for any name the core
+ * knows, and listed on the index with its count and Go's empty description.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,9 +42,14 @@
 #include "runtime/ext.h"
 #include "runtime/http.h"
 
+/* Whether the core's table reaches field f (an older core's is shorter) and fills it. */
+#define HTTP_CORE_HAS(f)                                                                           \
+  (ext_core != NULL && ext_core->size >= offsetof(core_api_t, f) + sizeof ext_core->f &&           \
+   ext_core->f != NULL)
+
 /* ------------------------------------------------------------ the index page -------------- */
 
-#define HTTP_INDEX_MAX 128 /* rows shown; the table is far smaller */
+#define HTTP_INDEX_MAX 256 /* rows shown: the table's and the user-defined profiles' */
 
 static const char http_index_head[] = "<html>\n"
                                       "<head>\n"
@@ -85,34 +98,53 @@ static void http_html_escape(FILE *f, const char *s) {
   }
 }
 
-static int http_endpoint_cmp(const void *a, const void *b) {
-  const http_endpoint_t *x = *(const http_endpoint_t *const *)a;
-  const http_endpoint_t *y = *(const http_endpoint_t *const *)b;
-  return strcmp(x->name, y->name);
+/* One row of the index page. */
+typedef struct http_index_row {
+  const char *name, *desc;
+  long count;
+} http_index_row_t;
+
+static int http_index_row_cmp(const void *a, const void *b) {
+  return strcmp(((const http_index_row_t *)a)->name, ((const http_index_row_t *)b)->name);
+}
+
+/* The user-defined profiles' rows (Go describes them with ""), after the n rows there are. */
+static size_t http_index_custom(http_index_row_t *rows, size_t n) {
+  const char *names[HTTP_INDEX_MAX];
+  if (!HTTP_CORE_HAS(count_custom) || !HTTP_CORE_HAS(count_of))
+    return n;
+  size_t got = ext_core->count_custom(names, HTTP_INDEX_MAX);
+  for (size_t i = 0; i < got && i < HTTP_INDEX_MAX && n < HTTP_INDEX_MAX; i++) {
+    long count = ext_core->count_of(names[i]);
+    rows[n++] = (http_index_row_t){names[i], "", count > 0 ? count : 0};
+  }
+  return n;
 }
 
 enum MHD_Result http_index_serve(http_req_t *req) {
-  const http_endpoint_t *rows[HTTP_INDEX_MAX];
+  http_index_row_t rows[HTTP_INDEX_MAX];
   size_t n = 0, len = 0;
   bool goroutines = false;
   char *page = NULL;
   enum MHD_Result r;
   FILE *f;
   for (size_t i = 0; i < http_nendpoints && n < HTTP_INDEX_MAX; i++) {
-    if (!(http_endpoints[i].flags & HTTP_EP_UNLISTED))
-      rows[n++] = &http_endpoints[i];
-    goroutines |= strcmp(http_endpoints[i].name, "goroutine") == 0;
+    const http_endpoint_t *ep = &http_endpoints[i];
+    if (!(ep->flags & HTTP_EP_UNLISTED))
+      rows[n++] = (http_index_row_t){ep->name, ep->desc, ep->count ? ep->count() : 0L};
+    goroutines |= strcmp(ep->name, "goroutine") == 0;
   }
-  qsort(rows, n, sizeof rows[0], http_endpoint_cmp);
+  n = http_index_custom(rows, n);
+  qsort(rows, n, sizeof rows[0], http_index_row_cmp);
   f = open_memstream(&page, &len);
   if (f == NULL)
     return MHD_NO;
   fputs(http_index_head, f);
   for (size_t i = 0; i < n; i++) {
-    fprintf(f, "<tr><td>%ld</td><td><a href='", rows[i]->count ? rows[i]->count() : 0L);
-    http_html_escape(f, rows[i]->name);
+    fprintf(f, "<tr><td>%ld</td><td><a href='", rows[i].count);
+    http_html_escape(f, rows[i].name);
     fputs("?debug=1'>", f);
-    http_html_escape(f, rows[i]->name);
+    http_html_escape(f, rows[i].name);
     fputs("</a></td></tr>\n", f);
   }
   fputs("</table>\n", f);
@@ -121,9 +153,9 @@ enum MHD_Result http_index_serve(http_req_t *req) {
   fputs(http_index_middle, f);
   for (size_t i = 0; i < n; i++) {
     fputs("<li><div class=profile-name>", f);
-    http_html_escape(f, rows[i]->name);
+    http_html_escape(f, rows[i].name);
     fputs(": </div> ", f);
-    http_html_escape(f, rows[i]->desc);
+    http_html_escape(f, rows[i].desc);
     fputs("</li>\n", f);
   }
   fputs(http_index_tail, f);
@@ -189,11 +221,6 @@ static enum MHD_Result http_profile_serve(http_req_t *req) {
 }
 
 /* ------------------------------------------------------------ heap and allocs ------------- */
-
-/* Whether the core's table reaches field f (an older core's is shorter) and fills it. */
-#define HTTP_CORE_HAS(f)                                                                           \
-  (ext_core != NULL && ext_core->size >= offsetof(core_api_t, f) + sizeof ext_core->f &&           \
-   ext_core->f != NULL)
 
 static long http_heap_count(void) { return HTTP_CORE_HAS(heap_count) ? ext_core->heap_count() : 0; }
 
@@ -283,6 +310,91 @@ static enum MHD_Result http_heap_serve_as(http_req_t *req, bool allocs) {
 static enum MHD_Result http_heap_serve(http_req_t *req) { return http_heap_serve_as(req, false); }
 static enum MHD_Result http_allocs_serve(http_req_t *req) { return http_heap_serve_as(req, true); }
 
+/* ------------------------------------------------------------ count profiles -------------- */
+
+/* Writes snap (minus base when set) to a fresh file and answers with it; frees both. */
+static enum MHD_Result http_count_send(http_req_t *req, void *snap, void *base, int64_t debug) {
+  char msg[160], buf[96], filename[160];
+  int fd = http_memfd();
+  int dbg = debug < 0 ? 1 : debug > 2 ? 2 : (int)debug; /* Go: any other value acts as 1 or 2 */
+  int rc = fd < 0 ? fd : ext_core->count_write(fd, snap, base, dbg);
+  ext_core->count_snapshot_free(snap);
+  if (base != NULL)
+    ext_core->count_snapshot_free(base);
+  if (rc < 0) {
+    if (fd >= 0)
+      close(fd);
+    if (base != NULL)
+      return http_serve_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "failed to compute delta");
+    snprintf(msg, sizeof msg, "Could not write %s profile: %s", req->name,
+             strerror_r(-rc, buf, sizeof buf));
+    return http_serve_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
+  }
+  if (debug != 0)
+    return http_reply_text_fd(req, fd);
+  snprintf(filename, sizeof filename, "%s%s", req->name, base != NULL ? "-delta" : "");
+  return http_reply_fd(req, fd, filename);
+}
+
+/* Go's handler.ServeHTTP for a count profile: debug=N, and ?seconds=N (a delta) where Go has it
+ * (goroutine, threadcreate; not the user-defined profiles). */
+static enum MHD_Result http_count_serve_as(http_req_t *req, bool delta_ok) {
+  static const char failed[] = "failed to collect profile";
+  const char *seconds = http_query(req, "seconds");
+  void *base = NULL, *snap;
+  int sec = 0;
+  int64_t debug = http_atoi(http_query(req, "debug"));
+  if (seconds != NULL) {
+    const char *bad = http_seconds_delta(seconds, &sec);
+    if (bad != NULL)
+      return http_serve_error(req, MHD_HTTP_BAD_REQUEST, bad);
+    if (!delta_ok)
+      return http_serve_error(req, MHD_HTTP_BAD_REQUEST,
+                              "\"seconds\" parameter is not supported for this profile type");
+    if (debug != 0)
+      return http_serve_error(req, MHD_HTTP_BAD_REQUEST,
+                              "seconds and debug params are incompatible");
+  }
+  if (!HTTP_CORE_HAS(count_snapshot) || !HTTP_CORE_HAS(count_snapshot_free) ||
+      !HTTP_CORE_HAS(count_write))
+    return http_serve_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, failed);
+  if (sec > 0) {
+    if ((base = ext_core->count_snapshot(req->name)) == NULL)
+      return http_serve_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, failed);
+    if (!http_sleep(req, sec)) {
+      ext_core->count_snapshot_free(base);
+      return MHD_NO;
+    }
+  }
+  if ((snap = ext_core->count_snapshot(req->name)) == NULL) {
+    if (base != NULL)
+      ext_core->count_snapshot_free(base);
+    return http_serve_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, failed);
+  }
+  return http_count_send(req, snap, base, debug);
+}
+
+static enum MHD_Result http_count_serve(http_req_t *req) { return http_count_serve_as(req, true); }
+
+static enum MHD_Result http_custom_serve(http_req_t *req) {
+  return http_count_serve_as(req, false);
+}
+
+static long http_count_of(const char *name) {
+  long n = HTTP_CORE_HAS(count_of) ? ext_core->count_of(name) : 0;
+  return n > 0 ? n : 0;
+}
+
+static long http_threads_count(void) { return http_count_of("goroutine"); }
+static long http_threadcreate_count(void) { return http_count_of("threadcreate"); }
+
+/* The row that serves every user-defined profile (its name is the request's). */
+static const http_endpoint_t http_custom_endpoint = {"", "", NULL, http_custom_serve, 0};
+
+const http_endpoint_t *http_endpoint_custom(const char *name) {
+  return HTTP_CORE_HAS(count_of) && ext_core->count_of(name) >= 0 ? &http_custom_endpoint : NULL;
+}
+
 /* ------------------------------------------------------------ the table ------------------- */
 
 const http_endpoint_t http_endpoints[] = {
@@ -296,6 +408,15 @@ const http_endpoint_t http_endpoints[] = {
      "A sampling of memory allocations of live objects. You can specify the gc GET parameter to "
      "run GC before taking the heap sample.",
      http_heap_count, http_heap_serve, 0},
+    {"goroutine",
+     "Stack traces of all current goroutines. Use debug=2 as a query parameter to export in the "
+     "same format as an unrecovered panic.",
+     http_threads_count, http_count_serve, 0},
+    {"threadcreate", "Stack traces that led to the creation of new OS threads",
+     http_threadcreate_count, http_count_serve, 0},
+    /* goroutine under its C name: the same profile, not listed twice. */
+    {"threads", "Stack traces of all current threads", http_threads_count, http_count_serve,
+     HTTP_EP_UNLISTED},
 };
 
 const size_t http_nendpoints = sizeof http_endpoints / sizeof http_endpoints[0];

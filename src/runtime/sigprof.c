@@ -10,6 +10,15 @@
  *
  * A count of handlers in flight lets the profiler wait, after disabling and disarming, until no
  * handler can still touch the ring or an old unwind table.
+ *
+ * The signal also carries the threads profile's requests (sigdump.c): the dumper sends SIGPROF to
+ * each thread with tgkill, which is no timer's (cputimer_weight gives it no weight, so it is never
+ * a CPU sample), and every handler run first answers a request addressed to its thread, whatever
+ * sent the signal. Two SIGPROFs pending at once merge into one, so a request may arrive folded
+ * into a timer's signal (answered all the same), or a perf event's signal into a request's: a
+ * perf event is re-armed only from its own signal, so a signal of no timer re-arms the thread's
+ * event itself (cputimer_rearm_merged), lest a dump leave that thread unsampled for the rest of
+ * the profile.
  */
 #define _GNU_SOURCE
 #include "runtime/sigprof.h"
@@ -18,12 +27,14 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <string.h>
 #include <ucontext.h>
 
 #include "runtime/cputimer.h"
 #include "runtime/labels.h"
 #include "runtime/report.h"
+#include "runtime/sigdump.h"
 #include "runtime/sys.h"
 #include "runtime/tables.h"
 #include "runtime/threads.h"
@@ -66,8 +77,14 @@ static void sigprof_handler(int sig, siginfo_t *si, void *ucv) {
   /* seq_cst on both sides: with sigprof_disable's store and sigprof_quiesce's load, either the
    * handler sees no ring or the quiesce sees the handler. */
   atomic_fetch_add(&sp_inflight, 1);
+  /* A dump of every thread's stack (sigdump.c) may be waiting for this thread. Any SIGPROF answers
+   * it, since signals of one number merge while pending: the dump's request may come folded into
+   * a timer's signal. */
+  sigdump_answer(ucv, context_sp(ucv));
   ring_t *ring = atomic_load(&sp_ring);
   uint32_t weight = ring ? cputimer_weight(si) : 0;
+  if (weight == 0 && ring != NULL)
+    cputimer_rearm_merged(); /* a timer's signal may have been folded into this one */
   if (weight > 0) {
     uint64_t pos;
     ring_slot_t *slot = ring_reserve(ring, weight, &pos);
@@ -88,7 +105,7 @@ static void sigprof_handler(int sig, siginfo_t *si, void *ucv) {
   errno = saved_errno;
 }
 
-int sigprof_install(void) {
+static int install(bool quiet) {
   if (atomic_load(&sp_installed))
     return 0;
   sigaction_fn real = real_sigaction();
@@ -100,8 +117,9 @@ int sigprof_install(void) {
   int foreign = (old.sa_flags & SA_SIGINFO) ? old.sa_sigaction != sigprof_handler
                                             : (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN);
   if (foreign) {
-    report("SIGPROF already has a handler (the program's or another profiler's): not taking it; "
-           "no CPU profile");
+    if (!quiet)
+      report("SIGPROF already has a handler (the program's or another profiler's): not taking "
+             "it; no CPU profile");
     return -EBUSY;
   }
   struct sigaction sa;
@@ -115,6 +133,12 @@ int sigprof_install(void) {
   atomic_store(&sp_installed, 1);
   return 0;
 }
+
+int sigprof_install(void) { return install(false); }
+
+int sigprof_claim(void) { return install(true); }
+
+bool sigprof_owned(void) { return atomic_load(&sp_installed) != 0; }
 
 int sigprof_host_took(void) { return atomic_load(&sp_host_took); }
 

@@ -10,6 +10,8 @@
 #ifndef CPROF_RUNTIME_SIGPROF_H
 #define CPROF_RUNTIME_SIGPROF_H
 
+#include <stdbool.h>
+
 #include "runtime/ring.h"
 #include "runtime/unwind.h"
 
@@ -20,6 +22,14 @@
  * would kill the process).
  */
 int sigprof_install(void);
+
+/* sigprof_install without a word when the signal is the program's: for the threads profile,
+ * which then lists threads without their stacks. 0 or -EBUSY (or -errno). */
+int sigprof_claim(void);
+
+/* Whether our handler is installed and still ours (the threads profile checks it before each
+ * signal it sends). Async-signal-safe. */
+bool sigprof_owned(void);
 
 /* Whether the program has taken SIGPROF since we installed our handler (see sigprof.c). */
 int sigprof_host_took(void);

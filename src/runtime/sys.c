@@ -183,3 +183,23 @@ int sys_thread_alive(pid_t tid) {
   struct stat st;
   return stat(path, &st) == 0;
 }
+
+int sys_tgkill(pid_t pid, pid_t tid, int sig) {
+  int e = errno;
+  int rc = syscall(SYS_tgkill, pid, tid, sig) == 0 ? 0 : -errno;
+  errno = e;
+  return rc;
+}
+
+ssize_t sys_read_file(const char *path, char *buf, size_t len) {
+  int fd = sys_open_ro(path);
+  if (fd < 0)
+    return fd;
+  size_t n = 0;
+  ssize_t got = 0;
+  while (n + 1 < len && (got = sys_read(fd, buf + n, len - 1 - n)) > 0)
+    n += (size_t)got;
+  sys_close(fd);
+  buf[n] = '\0';
+  return got < 0 && n == 0 ? got : (ssize_t)n;
+}

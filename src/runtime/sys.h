@@ -63,4 +63,10 @@ void sys_unmap(void *p, size_t len);
 /* Whether /proc/self/task/<tid> still exists. */
 int sys_thread_alive(pid_t tid);
 
+/* Sends sig to thread tid of process pid. 0 or -errno (-ESRCH: no such thread), errno kept. */
+int sys_tgkill(pid_t pid, pid_t tid, int sig);
+
+/* Reads up to len - 1 bytes of the file at path into buf, NUL-terminated. The length, or -errno. */
+ssize_t sys_read_file(const char *path, char *buf, size_t len);
+
 #endif /* CPROF_RUNTIME_SYS_H */

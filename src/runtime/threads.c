@@ -9,7 +9,15 @@
  * (so the profiler's own threads, and those of the libraries it uses, are not in the heap
  * profile), and every new thread starts with its creator's labels (labels.h). When the record
  * cannot be allocated, the thread is created unhooked: profiling is never a reason for
- * pthread_create to fail.
+ * pthread_create to fail. Every creation the program makes (not
+ * those inside the guard, which are the profiler's) is counted with its caller's stack for the
+ * threadcreate profile (tcreate.c), and the new thread keeps where it was created in two
+ * thread-local words for the threads profile's dump.
+ *
+ * The profiler's own threads register their tids in a small array of atomic slots and set a
+ * thread-local flag, so the threads profile knows them from outside and from inside. A slot is
+ * freed by a prune (each dump runs one) once /proc no longer lists its thread: a tid is reused only
+ * after the kernel has gone round its whole pid space, so a stale slot does not live that long.
  *
  * Stack bounds are cached in two initial-exec thread-local words, readable from the signal
  * handler. They describe the mapping that held sp when they were computed; a thread that switches
@@ -26,9 +34,11 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "runtime/countprof.h"
 #include "runtime/heap.h"
 #include "runtime/labels.h"
 #include "runtime/sys.h"
+#include "runtime/tcreate.h"
 
 typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 
@@ -71,18 +81,78 @@ static void on_thread_exit(void *unused) {
 
 static void make_exit_key(void) { exit_key_ok = pthread_key_create(&exit_key, on_thread_exit) == 0; }
 
+/* ------------------------------------------------------------ profiler threads ------------- */
+
+static _Atomic pid_t profiler_tids[THREADS_PROFILER_MAX];
+static __thread bool tls_profiler __attribute__((tls_model("initial-exec")));
+
+static bool profiler_claim(pid_t me) {
+  for (size_t i = 0; i < THREADS_PROFILER_MAX; i++) {
+    pid_t free_slot = 0;
+    if (atomic_compare_exchange_strong(&profiler_tids[i], &free_slot, me))
+      return true;
+  }
+  return false;
+}
+
+/* Marks the calling thread as the profiler's. Its tid stays in the registry until a prune finds
+ * the thread gone (not at its exit, for an exiting thread is still listed in /proc a while). */
+static void profiler_register(void) {
+  tls_profiler = true;
+  pid_t me = sys_gettid();
+  if (!profiler_claim(me)) {
+    threads_profiler_prune();
+    profiler_claim(me);
+  }
+}
+
+void threads_profiler_prune(void) {
+  for (size_t i = 0; i < THREADS_PROFILER_MAX; i++) {
+    pid_t tid = atomic_load(&profiler_tids[i]);
+    if (tid != 0 && !sys_thread_alive(tid))
+      atomic_compare_exchange_strong(&profiler_tids[i], &tid, 0);
+  }
+}
+
+/* Async-signal-safe. */
+bool threads_self_is_profiler(void) { return tls_profiler; }
+
+bool threads_is_profiler(pid_t tid) {
+  for (size_t i = 0; i < THREADS_PROFILER_MAX; i++)
+    if (atomic_load(&profiler_tids[i]) == tid)
+      return true;
+  return false;
+}
+
+/* ------------------------------------------------------------ creation --------------------- */
+
+static __thread uintptr_t tls_created_pc __attribute__((tls_model("initial-exec")));
+static __thread pid_t tls_created_tid __attribute__((tls_model("initial-exec")));
+
+/* Async-signal-safe. */
+void threads_created_by(uintptr_t *pc, pid_t *tid) {
+  *pc = tls_created_pc;
+  *tid = tls_created_tid;
+}
+
 typedef struct trampoline_arg {
   void *(*fn)(void *);
   void *arg;
-  bool guarded;    /* created inside the heap profiler's guard: the new thread is too */
-  uint32_t labels; /* the creator's label set, which the new thread inherits */
+  bool guarded;         /* created inside the heap profiler's guard: the new thread is too */
+  uintptr_t created_pc; /* the return address of the pthread_create call */
+  pid_t created_tid;    /* the thread that made it */
+  uint32_t labels;      /* the creator's label set, which the new thread inherits */
 } trampoline_arg_t;
 
 static void *threads_trampoline(void *p) {
   trampoline_arg_t a = *(trampoline_arg_t *)p;
   free(p);
-  if (a.guarded)
+  tls_created_pc = a.created_pc;
+  tls_created_tid = a.created_tid;
+  if (a.guarded) {
     heap_guard_enter(); /* for the thread's whole life */
+    profiler_register();
+  }
   labels_inherit(a.labels);
   pthread_once(&exit_key_once, make_exit_key);
   if (exit_key_ok)
@@ -98,16 +168,22 @@ __attribute__((visibility("default"))) int pthread_create(pthread_t *t, const pt
   pthread_create_fn real = get_real_create();
   if (real == NULL)
     return EAGAIN;
+  uintptr_t ret = (uintptr_t)__builtin_return_address(0);
+  bool guarded = heap_guard_active();
+  uintptr_t pcs[COUNT_MAX_DEPTH];
+  int depth = guarded ? 0 : count_stack_here(pcs, COUNT_MAX_DEPTH, ret); /* the program's */
   trampoline_arg_t *a = malloc(sizeof *a);
-  if (a == NULL)
-    return real(t, attr, fn, arg);
-  a->fn = fn;
-  a->arg = arg;
-  a->guarded = heap_guard_active();
-  a->labels = labels_current();
-  int rc = real(t, attr, threads_trampoline, a);
-  if (rc != 0)
-    free(a);
+  int rc;
+  if (a == NULL) {
+    rc = real(t, attr, fn, arg);
+  } else {
+    *a = (trampoline_arg_t){fn, arg, guarded, ret, sys_gettid(), labels_current()};
+    rc = real(t, attr, threads_trampoline, a);
+    if (rc != 0)
+      free(a);
+  }
+  if (rc == 0 && depth > 0)
+    tcreate_count(pcs, (uint32_t)depth);
   return rc;
 }
 
@@ -121,6 +197,7 @@ static void *internal_trampoline(void *p) {
   internal_arg_t a = *(internal_arg_t *)p;
   free(p);
   heap_guard_enter();
+  profiler_register();
   return a.fn(a.arg);
 }
 

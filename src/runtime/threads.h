@@ -4,11 +4,14 @@
  * libcprof interposes pthread_create so that every thread the host creates runs a short trampoline
  * first: it tells the profilers that a thread started (the CPU profiler arms its timer there) and
  * registers a key destructor that tells them when it ends, whether it returns or calls pthread_exit.
- * Threads that existed before libcprof was loaded are found in /proc/self/task.
+ * Threads that existed before libcprof was loaded are found in /proc/self/task. The hook also
+ * counts each creation with its caller's stack for the threadcreate profile (tcreate.h), and
+ * leaves in the new thread where it was created (threads_created_by).
  */
 #ifndef CPROF_RUNTIME_THREADS_H
 #define CPROF_RUNTIME_THREADS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -34,6 +37,25 @@ int threads_list(pid_t *tids, size_t max);
  * and unseen by the hooks. Returns 0 or -errno.
  */
 int threads_create_internal(pthread_t *t, void *(*fn)(void *), void *arg);
+
+/*
+ * The profiler's own threads: those made by threads_create_internal and those created inside the
+ * heap guard (the HTTP server's, and any they create). The threads profile lists them without
+ * their stacks. threads_self_is_profiler reads a thread-local flag (async-signal-safe);
+ * threads_is_profiler looks tid up in a registry of them (up to THREADS_PROFILER_MAX), from which
+ * threads_profiler_prune drops the threads that no longer exist.
+ */
+#define THREADS_PROFILER_MAX 256
+bool threads_self_is_profiler(void);
+bool threads_is_profiler(pid_t tid);
+void threads_profiler_prune(void);
+
+/*
+ * Where the calling thread comes from: the return address of the pthread_create call that made it
+ * and the thread that made that call; 0 and 0 for the main thread and for threads made before
+ * libcprof was loaded. Async-signal-safe.
+ */
+void threads_created_by(uintptr_t *pc, pid_t *tid);
 
 /*
  * What the calling thread is blocked in, for the threads profile's debug=2 form: the sync hooks

@@ -12,7 +12,8 @@
  * The stub's heap profile numbers its snapshots (1, 2, 3, ...) and its heap_write writes what it
  * was asked for ("snap=3 base=2 debug=0 allocs=1"), so the answers to /heap and /allocs show which
  * snapshot was written minus which, in which form; a count of live snapshots shows that every one
- * is freed, also when the client of a delta goes away.
+ * is freed, also when the client of a delta goes away. The count profiles (goroutine and its
+ * alias threads, threadcreate, a user-defined "myapp/conns") are stubbed the same way.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -64,7 +65,6 @@ static int stub_cpu_stop(void) {
   return 0;
 }
 
-
 static void stub_report(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -108,6 +108,57 @@ static int stub_heap_write(int fd, const void *snap, const void *base, int debug
 
 static long stub_heap_count(void) { return 7; }
 
+/* The count profiles: goroutine (9 threads), threadcreate (4) and one user-defined profile,
+ * "myapp/conns" (3). A snapshot is a number and the name it was taken by; count_write writes
+ * "name=goroutine snap=3 base=2 debug=1". */
+typedef struct stub_count {
+  int n;
+  char name[32];
+} stub_count_t;
+static atomic_int stub_counts, stub_counts_live;
+
+static bool stub_count_known(const char *name) {
+  return strcmp(name, "goroutine") == 0 || strcmp(name, "threads") == 0 ||
+         strcmp(name, "threadcreate") == 0 || strcmp(name, "myapp/conns") == 0;
+}
+
+static void *stub_count_snapshot(const char *name) {
+  stub_count_t *s = stub_count_known(name) ? malloc(sizeof *s) : NULL;
+  if (s == NULL)
+    return NULL;
+  s->n = atomic_fetch_add(&stub_counts, 1) + 1;
+  snprintf(s->name, sizeof s->name, "%s", name);
+  atomic_fetch_add(&stub_counts_live, 1);
+  return s;
+}
+
+static void stub_count_snapshot_free(void *snap) {
+  free(snap);
+  atomic_fetch_sub(&stub_counts_live, 1);
+}
+
+static int stub_count_write(int fd, const void *snap, const void *base, int debug) {
+  const stub_count_t *s = snap, *b = base;
+  char text[128];
+  int n = snprintf(text, sizeof text, "name=%s snap=%d base=%d debug=%d", s->name, s->n,
+                   b != NULL ? b->n : 0, debug);
+  return write(fd, text, (size_t)n) == n ? 0 : -EIO;
+}
+
+static long stub_count_of(const char *name) {
+  if (strcmp(name, "goroutine") == 0 || strcmp(name, "threads") == 0)
+    return 9;
+  if (strcmp(name, "threadcreate") == 0)
+    return 4;
+  return strcmp(name, "myapp/conns") == 0 ? 3 : -ENOENT;
+}
+
+static size_t stub_count_custom(const char **names, size_t max) {
+  if (max > 0)
+    names[0] = "myapp/conns";
+  return 1;
+}
+
 static const core_api_t stub_core = {
     .size = sizeof(core_api_t),
     .cpu_start = stub_cpu_start,
@@ -118,6 +169,11 @@ static const core_api_t stub_core = {
     .heap_snapshot_free = stub_heap_snapshot_free,
     .heap_write = stub_heap_write,
     .heap_count = stub_heap_count,
+    .count_snapshot = stub_count_snapshot,
+    .count_snapshot_free = stub_count_snapshot_free,
+    .count_write = stub_count_write,
+    .count_of = stub_count_of,
+    .count_custom = stub_count_custom,
 };
 
 /* ------------------------------------------------------------ a tiny HTTP client ---------- */
@@ -347,8 +403,8 @@ static const char index_head[] =
     "\n\twidth:6rem;\n}\n</style>\n</head>\n<body>\n/debug/pprof/\n<br>\n<p>Set debug=1 as a query "
     "parameter to export in legacy text format</p>\n<br>\nTypes of profiles available:\n<table>\n"
     "<thead><td>Count</td><td>Profile</td></thead>\n";
-/* Go's, less the goroutine?debug=2 link: there is no goroutine row to point at. */
-static const char index_middle[] = "</table>\n<br>\n<p>\nProfile Descriptions:\n<ul>\n";
+static const char index_middle[] = "</table>\n<a href=\"goroutine?debug=2\">full goroutine stack "
+                                   "dump</a>\n<br>\n<p>\nProfile Descriptions:\n<ul>\n";
 static const char index_tail[] = "</ul>\n</p>\n</body>\n</html>";
 
 static void test_index(int port) {
@@ -371,7 +427,20 @@ static void test_index(int port) {
                   "heap sample.</li>\n") != NULL);
   CHECK(strstr(b, "<li><div class=profile-name>allocs: </div> A sampling of all past memory "
                   "allocations</li>\n") != NULL);
-  CHECK(strstr(b, "goroutine?debug=2") == NULL);
+  CHECK(strstr(b, "<tr><td>9</td><td><a href='goroutine?debug=1'>goroutine</a></td></tr>\n") !=
+        NULL);
+  CHECK(
+      strstr(b, "<tr><td>4</td><td><a href='threadcreate?debug=1'>threadcreate</a></td></tr>\n") !=
+      NULL);
+  CHECK(strstr(b, "<tr><td>3</td><td><a href='myapp/conns?debug=1'>myapp/conns</a></td></tr>\n") !=
+        NULL);
+  CHECK(strstr(b, "threads?debug=1") == NULL); /* the alias is not listed twice */
+  CHECK(strstr(b, "<li><div class=profile-name>goroutine: </div> Stack traces of all current "
+                  "goroutines. Use debug=2 as a query parameter to export in the same format as "
+                  "an unrecovered panic.</li>\n") != NULL);
+  CHECK(strstr(b, "<li><div class=profile-name>threadcreate: </div> Stack traces that led to the "
+                  "creation of new OS threads</li>\n") != NULL);
+  CHECK(strstr(b, "<li><div class=profile-name>myapp/conns: </div> </li>\n") != NULL);
   CHECK(strstr(b, "<li><div class=profile-name>cmdline: </div> The command line invocation of the "
                   "current program</li>\n") != NULL);
   CHECK(strstr(b, "<li><div class=profile-name>profile: </div> CPU profile. You can specify the "
@@ -586,6 +655,54 @@ static void test_heap(int port) {
 #undef TARGET
 }
 
+/* What the stub writes for the next count request taken by name. */
+static const char *count_want(const char *name, bool delta, int debug) {
+  static char want[128];
+  int next = atomic_load(&stub_counts) + 1 + delta;
+  snprintf(want, sizeof want, "name=%s snap=%d base=%d debug=%d", name, next, delta ? next - 1 : 0,
+           debug);
+  return want;
+}
+
+static void test_counts(int port) {
+  static const char bin[] = "application/octet-stream", txt[] = "text/plain; charset=utf-8";
+  char t[128];
+#define TARGET(q) (snprintf(t, sizeof t, "/debug/pprof/%s", q), t)
+  heap_get(port, TARGET("goroutine"), 200, bin, "attachment; filename=\"goroutine\"",
+           count_want("goroutine", 0, 0));
+  heap_get(port, TARGET("goroutine?debug=1"), 200, txt, "", count_want("goroutine", 0, 1));
+  heap_get(port, TARGET("goroutine?debug=2"), 200, txt, "", count_want("goroutine", 0, 2));
+  heap_get(port, TARGET("goroutine?debug=7"), 200, txt, "", count_want("goroutine", 0, 2));
+  heap_get(port, TARGET("threads?debug=2"), 200, txt, "", count_want("threads", 0, 2));
+  heap_get(port, TARGET("threads"), 200, bin, "attachment; filename=\"threads\"",
+           count_want("threads", 0, 0));
+  heap_get(port, TARGET("threadcreate?debug=1"), 200, txt, "", count_want("threadcreate", 0, 1));
+  heap_get(port, TARGET("myapp/conns"), 200, bin, "attachment; filename=\"myapp/conns\"",
+           count_want("myapp/conns", 0, 0));
+  heap_get(port, TARGET("myapp/conns?debug=1"), 200, txt, "", count_want("myapp/conns", 0, 1));
+
+  /* Deltas where Go has them: goroutine and threadcreate. */
+  double t0 = now_s();
+  heap_get(port, TARGET("threadcreate?seconds=1"), 200, bin,
+           "attachment; filename=\"threadcreate-delta\"", count_want("threadcreate", 1, 0));
+  CHECK(now_s() - t0 >= 1.0);
+  heap_get(port, TARGET("goroutine?seconds=1"), 200, bin,
+           "attachment; filename=\"goroutine-delta\"", count_want("goroutine", 1, 0));
+  int before = atomic_load(&stub_counts);
+  heap_get(port, TARGET("goroutine?seconds=1&debug=2"), 400, txt, "",
+           "seconds and debug params are incompatible\n");
+  heap_get(port, TARGET("threadcreate?seconds=0"), 400, txt, "",
+           "invalid value for \"seconds\" - must be a positive integer\n");
+  heap_get(port, TARGET("myapp/conns?seconds=x"), 400, txt, "",
+           "invalid value for \"seconds\" - must be a positive integer\n");
+  heap_get(port, TARGET("myapp/conns?seconds=1"), 400, txt, "",
+           "\"seconds\" parameter is not supported for this profile type\n");
+  heap_get(port, TARGET("myapp/none"), 404, txt, "", "Unknown profile\n");
+  CHECK(atomic_load(&stub_counts) == before);
+  CHECK(atomic_load(&stub_counts_live) == 0);
+#undef TARGET
+}
+
 static void test_errors(int port) {
   resp_t r;
   get(port, "/", &r);
@@ -751,6 +868,7 @@ int main(void) {
   test_profile(port);
   test_concurrent_profiles(port);
   test_heap(port);
+  test_counts(port);
   test_errors(port);
   test_hostile(port);
   test_stop_in_flight(port);

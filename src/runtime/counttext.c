@@ -1,0 +1,149 @@
+/*
+ * counttext.c — a count profile as Go's debug=1 text (runtime/pprof printCountProfile): the
+ * goroutine (threads) profile, threadcreate and the user-defined profiles.
+ *
+ *   <name> profile: total <N>
+ *   # <note>                                  only when the core has one (cprof's addition)
+ *   <count> @ 0x<ret pc> 0x<ret pc> ...
+ *   # labels: {"key":"value", ...}            only for records with labels
+ *   #\t0x<pc-1>\t<function>+0x<off>\t<file>:<line>      one per frame (gotext_stack_print)
+ *   (blank line)
+ *   ...
+ *   --- Memory map: ---                       the executable mappings (gotext_maps_print)
+ *
+ * N is the number of things counted (the sum of the records' counts: threads, thread creations,
+ * keys added). Go groups its records by a key, the text "@ 0x.. 0x.." followed, when the record
+ * has labels, by "\n# labels: {...}"; records are sorted by count, largest first, then by that key
+ * as a string, and so are ours (the core has grouped them already; the key is rebuilt here only to
+ * sort). The label line is Go's labelMap.String: each pair as %q:%q, the pairs sorted as strings,
+ * joined by ", " in braces. A pseudo-frame record (rt_count_record_t.synthetic) prints the one
+ * address it carries and a frame line with its name, offset 0 and no file.
+ *
+ * The memory map is not in Go's text, as in heaptext.c: pprof's parser of count profiles stops
+ * reading records at the first "---" line and reads the mappings after it, so it can symbolize a
+ * PIE program and its libraries from the text alone.
+ *
+ * Everything passes through Go's tabwriter (gotext_tabwrite), as Go writes it. Runs in an ordinary
+ * thread; allocates with malloc.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/ext.h"
+#include "runtime/gotext.h"
+#include "runtime/mappings.h"
+#include "runtime/symbolize.h"
+
+/* ------------------------------------------------------------ records --------------------- */
+
+typedef struct ct_rec {
+  const rt_count_record_t *r;
+  char *key; /* Go's grouping key, for sorting */
+} ct_rec_t;
+
+/* The record's key as Go builds it: "@ 0x.. 0x.." and, with labels, "\n# labels: {...}". */
+static char *ct_key(const rt_count_record_t *r) {
+  char *key = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&key, &len);
+  if (f == NULL)
+    return NULL;
+  fputc('@', f);
+  for (uint32_t i = 0; i < r->depth; i++)
+    fprintf(f, " 0x%" PRIxPTR, r->pcs[i]);
+  int err = 0;
+  if (r->nlabels > 0) {
+    fputs("\n# labels: ", f);
+    err = gotext_labels_print(f, r->labels, r->nlabels);
+  }
+  if (fclose(f) != 0 || err != 0) {
+    free(key);
+    return NULL;
+  }
+  return key;
+}
+
+/* Count descending, then key ascending (Go's keysByCount). */
+static int ct_rec_cmp(const void *pa, const void *pb) {
+  const ct_rec_t *a = pa, *b = pb;
+  if (a->r->count != b->r->count)
+    return a->r->count > b->r->count ? -1 : 1;
+  return strcmp(a->key, b->key);
+}
+
+static void ct_record_print(FILE *f, sym_t *sym, const ct_rec_t *c) {
+  fprintf(f, "%" PRId64 " %s\n", c->r->count, c->key);
+  if (c->r->synthetic == NULL) {
+    gotext_stack_print(f, sym, c->r->pcs, c->r->depth);
+    return;
+  }
+  uintptr_t pc = c->r->depth > 0 ? c->r->pcs[0] - 1 : 0;
+  fprintf(f, "#\t0x%" PRIxPTR "\t%s+0x0\t:0\n\n", pc, c->r->synthetic);
+}
+
+/* The text before the tabwriter. */
+static int ct_raw_build(const rt_count_text_t *t, char **raw, size_t *len) {
+  ct_rec_t *recs = calloc(t->nrecords + 1, sizeof *recs);
+  map_list_t maps;
+  FILE *f = NULL;
+  int err = recs == NULL ? -ENOMEM : 0;
+  int64_t total = 0;
+  for (size_t i = 0; i < t->nrecords && err == 0; i++) {
+    recs[i].r = &t->records[i];
+    recs[i].key = ct_key(&t->records[i]);
+    total += t->records[i].count;
+    if (recs[i].key == NULL)
+      err = -ENOMEM;
+  }
+  if (err == 0 && (f = open_memstream(raw, len)) == NULL)
+    err = -ENOMEM;
+  if (err == 0) {
+    qsort(recs, t->nrecords, sizeof *recs, ct_rec_cmp);
+    if (map_list_read(&maps) < 0)
+      maps = (map_list_t){0}; /* then no names and no memory map, but the counts still */
+    sym_t *sym = t->nrecords > 0 ? sym_acquire(&maps) : NULL;
+    fprintf(f, "%s profile: total %" PRId64 "\n", t->name, total);
+    if (t->note != NULL)
+      fprintf(f, "# %s\n", t->note);
+    for (size_t i = 0; i < t->nrecords; i++)
+      ct_record_print(f, sym, &recs[i]);
+    if (sym != NULL)
+      sym_release(sym);
+    gotext_maps_print(f, &maps);
+    map_list_free(&maps);
+    bool bad = ferror(f) != 0;
+    if (fclose(f) != 0 || bad) {
+      free(*raw);
+      *raw = NULL;
+      err = -ENOMEM;
+    }
+  }
+  for (size_t i = 0; recs != NULL && i < t->nrecords; i++)
+    free(recs[i].key);
+  free(recs);
+  return err;
+}
+
+int counttext_write(int fd, const rt_count_text_t *text) {
+  char *raw = NULL, *done = NULL;
+  size_t rawlen = 0, donelen = 0;
+  if (text == NULL || text->name == NULL || (text->nrecords > 0 && text->records == NULL) || fd < 0)
+    return -EINVAL;
+  int err = ct_raw_build(text, &raw, &rawlen);
+  if (err == 0) {
+    FILE *f = open_memstream(&done, &donelen);
+    err = f == NULL ? -ENOMEM : gotext_tabwrite(raw, rawlen, f);
+    if (f != NULL && fclose(f) != 0 && err == 0)
+      err = -ENOMEM;
+  }
+  if (err == 0)
+    err = gotext_write_all(fd, done, donelen);
+  free(raw);
+  free(done);
+  return err;
+}

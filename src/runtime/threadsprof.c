@@ -1,0 +1,291 @@
+/*
+ * threadsprof.c — the threads profile (see threadsprof.h).
+ *
+ * A dump, under threadsprof_lock (one at a time):
+ *   1. list /proc/self/task and sort the tids; read each thread's stat (name, state) and status
+ *      (its blocked signals) before anything disturbs it;
+ *   2. decide per thread: the caller walks its own stack (sigdump_self); the profiler's threads,
+ *      stopped threads, zombies and threads that block SIGPROF get their pseudo-frame without a
+ *      signal; every other thread is asked (sigdump_collect), unless SIGPROF is the program's;
+ *   3. build the snapshot: one record per thread, grouped by stack and labels, and the details of
+ *      each for debug=2 (the caller first, then by tid). A thread that exited meanwhile is left
+ *      out.
+ * The slots live in memory mapped for the dump and unmapped after it, unless a handler may still
+ * be writing into one (sigdump.h), in which case they are left mapped for good.
+ *
+ * A signal interrupts the blocking calls the kernel does not restart under SA_RESTART (sleep,
+ * nanosleep, poll, epoll_wait, select, sem_timedwait, ...): in the signalled thread they return
+ * early with EINTR, as they would for any signal. Mutexes, condition variables, joins, reads and
+ * writes are restarted or retried by glibc and do not notice. The README says so.
+ */
+#define _GNU_SOURCE
+#include "runtime/threadsprof.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/ext.h"
+#include "runtime/heap.h"
+#include "runtime/labels.h"
+#include "runtime/sigdump.h"
+#include "runtime/sigprof.h"
+#include "runtime/sys.h"
+#include "runtime/tables.h"
+#include "runtime/threads.h"
+
+static pthread_mutex_t threadsprof_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* What the dumper knows of a thread from outside. */
+typedef struct tp_meta {
+  char name[64];
+  char state; /* /proc's letter */
+  int pseudo; /* count_pseudo_t, or -1 when the thread answers for itself */
+  bool current;
+} tp_meta_t;
+
+/* ------------------------------------------------------------ /proc ------------------------ */
+
+/* /proc's state letter in words. */
+static const char *tp_state_word(char c) {
+  static const struct {
+    char c;
+    const char *word;
+  } words[] = {{'R', "running"},      {'S', "sleeping"}, {'D', "disk"}, {'T', "stopped"},
+               {'t', "tracing stop"}, {'Z', "zombie"},   {'X', "dead"}, {'I', "idle"},
+               {'P', "parked"},       {'W', "waking"}};
+  for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+    if (words[i].c == c)
+      return words[i].word;
+  return "unknown";
+}
+
+/* Name and state from /proc/self/task/<tid>/stat; false when the thread is gone. */
+static bool tp_read_stat(pid_t tid, tp_meta_t *m) {
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+  if (sys_read_file(path, buf, sizeof buf) <= 0)
+    return false;
+  char *open = strchr(buf, '('), *close = strrchr(buf, ')');
+  if (open == NULL || close == NULL || close < open || close[1] != ' ')
+    return false;
+  size_t len = (size_t)(close - open - 1);
+  if (len >= sizeof m->name)
+    len = sizeof m->name - 1;
+  memcpy(m->name, open + 1, len);
+  m->name[len] = '\0';
+  m->state = close[2];
+  return true;
+}
+
+/* Whether the thread blocks SIGPROF (the SigBlk line of its status). */
+static bool tp_blocks_sigprof(pid_t tid) {
+  char path[64], buf[2048];
+  snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)tid);
+  if (sys_read_file(path, buf, sizeof buf) <= 0)
+    return false;
+  const char *p = strstr(buf, "\nSigBlk:");
+  if (p == NULL)
+    return false;
+  unsigned long long mask = strtoull(p + 8, NULL, 16);
+  return (mask >> (SIGPROF - 1)) & 1;
+}
+
+/* The tids of the process, sorted, in memory mapped for them (*len bytes); NULL when none. */
+static pid_t *tp_list(size_t *n, size_t *len) {
+  for (size_t cap = 1024; cap <= THREADSPROF_MAX_THREADS; cap *= 2) {
+    pid_t *tids = sys_map(cap * sizeof *tids);
+    if (tids == NULL)
+      return NULL;
+    heap_guard_enter(); /* opendir allocates */
+    int got = threads_list(tids, cap);
+    heap_guard_exit();
+    if (got < 0 || (size_t)got < cap || cap == THREADSPROF_MAX_THREADS) {
+      *n = got > 0 ? (size_t)got : 0;
+      *len = cap * sizeof *tids;
+      return tids;
+    }
+    sys_unmap(tids, cap * sizeof *tids);
+  }
+  return NULL;
+}
+
+static int tp_tid_cmp(const void *a, const void *b) {
+  pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+  return (x > y) - (x < y);
+}
+
+long threadsprof_count(void) {
+  size_t n = 0, len = 0;
+  pid_t *tids = tp_list(&n, &len);
+  if (tids == NULL)
+    return 0;
+  sys_unmap(tids, len);
+  return (long)n;
+}
+
+/* ------------------------------------------------------------ the dump -------------------- */
+
+/* Decides how each thread is heard from; returns how many must be asked with a signal. */
+static size_t tp_classify(sigdump_slot_t *slots, tp_meta_t *meta, size_t n, bool owned,
+                          uintptr_t from) {
+  pid_t self = sys_gettid();
+  size_t asked = 0;
+  for (size_t i = 0; i < n; i++) {
+    sigdump_slot_t *s = &slots[i];
+    tp_meta_t *m = &meta[i];
+    m->pseudo = -1;
+    if (!tp_read_stat(s->tid, m)) {
+      atomic_store(&s->state, SIGDUMP_GONE);
+      continue;
+    }
+    if (s->tid == self) {
+      m->current = true;
+      m->state = 'R';
+      if (threads_self_is_profiler())
+        m->pseudo = COUNT_PSEUDO_PROFILER;
+      else
+        sigdump_self(s, from);
+    } else if (threads_is_profiler(s->tid)) {
+      m->pseudo = COUNT_PSEUDO_PROFILER;
+    } else if (m->state == 'Z' || m->state == 'X') {
+      m->pseudo = COUNT_PSEUDO_EXITED;
+    } else if (m->state == 'T' || m->state == 't') {
+      m->pseudo = COUNT_PSEUDO_STOPPED;
+    } else if (!owned) {
+      m->pseudo = COUNT_PSEUDO_SIGPROF_TAKEN;
+    } else if (tp_blocks_sigprof(s->tid)) {
+      m->pseudo = COUNT_PSEUDO_SIGNALS_BLOCKED;
+    } else {
+      atomic_store(&s->state, SIGDUMP_ASKED);
+      asked++;
+    }
+  }
+  return asked;
+}
+
+/* The details of one thread for debug=2; pcs point at its record's copy. */
+static void tp_info_fill(rt_thread_info_t *t, const sigdump_slot_t *s, const tp_meta_t *m,
+                         const count_rec_t *rec, const char *name, int64_t now) {
+  *t = (rt_thread_info_t){
+      .tid = s->tid, .name = name, .state = tp_state_word(m->state), .current = m->current};
+  if (rec->synthetic != NULL) {
+    t->synthetic = rec->synthetic;
+    t->why = count_pseudo_why((count_pseudo_t)m->pseudo);
+    return;
+  }
+  t->pcs = rec->pcs;
+  t->depth = rec->depth;
+  t->leaf_interrupted = s->interrupted;
+  if (s->wait_what != NULL) {
+    t->wait = s->wait_what;
+    t->wait_obj = (uintptr_t)s->wait_obj;
+    t->wait_ns = now - s->wait_since;
+  }
+  t->created_pc = s->created_pc;
+  t->created_tid = s->created_tid;
+  if (s->labels != 0)
+    t->labels = labels_of(s->labels, &t->nlabels);
+}
+
+/* One record and one thread entry per thread that still exists. */
+static int tp_build(count_snap_t *snap, sigdump_slot_t *slots, tp_meta_t *meta, size_t n) {
+  int64_t now = sys_now_mono();
+  snap->threads = count_snap_alloc(snap, (n + 1) * sizeof *snap->threads);
+  if (snap->threads == NULL)
+    return -ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    sigdump_slot_t *s = &slots[i];
+    tp_meta_t *m = &meta[i];
+    int state = atomic_load(&s->state);
+    if (state == SIGDUMP_GONE)
+      continue;
+    if (state != SIGDUMP_DONE && m->pseudo < 0)
+      m->pseudo = COUNT_PSEUDO_NO_ANSWER; /* LATE, or WRITING when the handler never finished */
+    if (state == SIGDUMP_DONE && s->profiler && !m->current)
+      m->pseudo = COUNT_PSEUDO_PROFILER; /* one just starting, not yet in the registry */
+    uint32_t labels = m->pseudo < 0 ? s->labels : 0;
+    int rc = m->pseudo >= 0 ? count_snap_add_pseudo(snap, (count_pseudo_t)m->pseudo, 0, 1)
+                            : count_snap_add(snap, s->pcs, s->depth, labels, 1);
+    char *name = count_snap_alloc(snap, strlen(m->name) + 1);
+    if (rc != 0 || name == NULL)
+      return rc != 0 ? rc : -ENOMEM;
+    strcpy(name, m->name);
+    rt_thread_info_t *t = &snap->threads[snap->nthreads++];
+    tp_info_fill(t, s, m, &snap->recs[snap->nrecs - 1], name, now);
+    if (m->current && t != snap->threads) { /* the caller first, the others by tid */
+      rt_thread_info_t cur = *t;
+      memmove(snap->threads + 1, snap->threads, (size_t)(t - snap->threads) * sizeof *t);
+      snap->threads[0] = cur;
+    }
+  }
+  return 0;
+}
+
+static count_snap_t *tp_dump(pid_t *tids, size_t n, uintptr_t from) {
+  size_t len = n * (sizeof(sigdump_slot_t) + sizeof(tp_meta_t)) + 1;
+  void *mem = sys_map(len);
+  count_snap_t *snap = count_snap_new("goroutine", n);
+  if (mem == NULL || snap == NULL) {
+    if (mem != NULL)
+      sys_unmap(mem, len);
+    count_snap_free(snap);
+    return NULL;
+  }
+  sigdump_slot_t *slots = mem;
+  tp_meta_t *meta = (tp_meta_t *)(slots + n);
+  for (size_t i = 0; i < n; i++)
+    slots[i].tid = tids[i];
+  bool owned = sigprof_claim() == 0;
+  if (!owned)
+    snap->note = "cprof: SIGPROF belongs to the program: threads are listed from /proc, "
+                 "without their stacks";
+  bool drained = true;
+  if (tp_classify(slots, meta, n, owned, from) > 0 &&
+      sigdump_collect(slots, n, THREADSPROF_TIMEOUT_NS, &drained) == -EAGAIN)
+    snap->note = "cprof: the program took SIGPROF during the dump: threads that were not asked "
+                 "in time are listed without their stacks";
+  int rc = tp_build(snap, slots, meta, n);
+  if (drained) /* else a handler may still be inside the slots: leave them mapped */
+    sys_unmap(mem, len);
+  if (rc != 0) {
+    count_snap_free(snap);
+    return NULL;
+  }
+  count_snap_finish(snap);
+  return snap;
+}
+
+/* In a fork child: a parent thread may have held the lock, or been inside a dump. */
+static void tp_after_fork_child(void) {
+  pthread_mutex_init(&threadsprof_lock, NULL);
+  sigdump_after_fork_child();
+}
+
+static void tp_register_atfork(void) { pthread_atfork(NULL, NULL, tp_after_fork_child); }
+
+count_snap_t *threadsprof_snapshot(uintptr_t from) {
+  static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+  pthread_once(&atfork_once, tp_register_atfork);
+  const ext_api_t *ext = ext_get();
+  heap_guard_enter(); /* building them allocates: the profiler's memory */
+  if (ext != NULL)
+    tables_ensure(ext); /* the threads walk their stacks with them */
+  heap_guard_exit();
+  pthread_mutex_lock(&threadsprof_lock);
+  threads_profiler_prune();
+  size_t n = 0, len = 0;
+  pid_t *tids = tp_list(&n, &len);
+  count_snap_t *snap = NULL;
+  if (tids != NULL) {
+    qsort(tids, n, sizeof *tids, tp_tid_cmp);
+    snap = tp_dump(tids, n, from);
+    sys_unmap(tids, len);
+  }
+  pthread_mutex_unlock(&threadsprof_lock);
+  return snap;
+}
