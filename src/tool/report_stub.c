@@ -1,11 +1,11 @@
 #include <stdio.h>
 #include "tool/report.h"
 #define STUB(f) int f(report_t *r, sbuf_t *out, char *err, size_t errlen) { (void)r; (void)out; snprintf(err, errlen, #f " not implemented"); return -1; }
-STUB(report_tags)
-STUB(report_comments)
-STUB(report_raw)
+
+
+
 STUB(report_callgrind)
-STUB(report_proto)
-STUB(report_topproto)
+
+
 STUB(report_list)
 STUB(report_dot)
