@@ -65,6 +65,7 @@ struct g_node {
   uint32_t nin, nout, capin, capout;
   const char *pname; /* PrintableName, interned, made on demand by graph_name */
   uint32_t stamp;
+  uint32_t pos; /* scratch for reports */
   bool kept, in_graph;
   g_tagmap_t label_tags;
   g_numtags_t *numeric; /* groups keyed by labels */

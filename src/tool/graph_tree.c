@@ -130,6 +130,7 @@ void graph_tree_build(graph_t *g) {
       continue;
     if (g->o.drop_negative && (n->flat < 0 || (n->flat == 0 && n->cum < 0)))
       continue;
+    n->in_graph = true;
     g->nodes[g->n++] = n;
   }
 }

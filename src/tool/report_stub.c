@@ -4,7 +4,7 @@
 
 
 
-STUB(report_callgrind)
+
 
 
 STUB(report_list)
