@@ -7,5 +7,5 @@
 
 
 
-STUB(report_list)
+
 STUB(report_dot)
