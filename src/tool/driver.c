@@ -327,11 +327,6 @@ int driver_main(int argc, char **argv) {
     return fail("-base and -diff_base flags cannot both be specified");
   if (a.cfg.normalize && !have_base && !have_diff)
     return fail("must have base profile to normalize by");
-  const char *sym = a.src.symbolize;
-  if (*sym && strcmp(sym, "none") && strcmp(sym, "no"))
-    fprintf(stderr, "cprof: -symbolize=%s: symbolization is not available yet; profiles are "
-                    "used as they are\n",
-            sym);
   if (a.cmd && !a.cmd->supported) {
     snprintf(err, sizeof err, "cprof: -%s is not available yet", a.cmd->name);
     return fail(err);
@@ -346,6 +341,7 @@ int driver_main(int argc, char **argv) {
       .exec_name = exec,
       .build_id = buildid,
       .comment = a.src.add_comment,
+      .symbolize = a.src.symbolize,
   };
   tprof_t *p = fetch_profiles(&fo, err, sizeof err);
   if (!p)

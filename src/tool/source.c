@@ -19,6 +19,7 @@
 
 #include "tool/filter.h"
 #include "tool/merge.h"
+#include "tool/symbolize.h"
 
 int tool_read_profile(const char *path, prof_t **out, char *err, size_t errlen) {
   *out = NULL;
@@ -171,6 +172,7 @@ tprof_t *fetch_profiles(const fetch_opts_t *o, char *err, size_t errlen) {
     if (merge_scale_units(two, 2, err, errlen) < 0 || !(p = merge_profiles(two, 2, err, errlen)))
       return NULL;
   }
+  symbolize_profile(p, o->symbolize);
   if (o->all_frames) {
     p->drop_frames = p->keep_frames = mem_empty;
   } else {

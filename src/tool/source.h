@@ -24,6 +24,7 @@ typedef struct fetch_opts {
   const char *base; /* "" for none */
   bool diff_base, normalize, all_frames;
   const char *exec_name, *build_id, *comment;
+  const char *symbolize; /* -symbolize's value */
 } fetch_opts_t;
 
 /* pprof's fetchProfiles: NULL with the message in err (notes about single sources go to stderr). */

@@ -122,6 +122,13 @@ for extra in (["-base", g2], ["-diff_base", g2], ["-base", g2, "-normalize"],
     cases.append(("gocpu-base", [g1], ["-top"] + extra, d))
     cases.append(("gocpu-base", [g1], ["-traces"] + extra, d))
     cases.append(("goheap-base", [h1], ["-top", "-sample_index=alloc_space"] + extra, d))
+# symbolization modes other than none: pprof demangles and simplifies C++ names (names equal to
+# their system names); nothing in these profiles needs addresses symbolized
+for name in ("gocpu", "ccpu", "cheap"):
+    if name in profiles:
+        # (not the modes that force re-symbolization from the binaries: cprof cannot yet)
+        for extra in (["-default-symbolize"], ["-symbolize=local"], ["-symbolize=remote"]):
+            cases.append((name, [profiles[name]], ["-top"] + extra, d))
 # the peer inputs
 peer = []
 ddir = os.path.join(SHARED, "derived", "driver")
@@ -142,7 +149,9 @@ for path in peer:
 
 def run_one(case):
     name, paths, flags, cwd = case
-    argv = flags + ["-symbolize=none"] + paths
+    sym = [] if any(f.startswith("-symbolize") or f == "-default-symbolize" for f in flags) \
+        else ["-symbolize=none"]
+    argv = [f for f in flags if f != "-default-symbolize"] + sym + paths
     ours = subprocess.run([CPROF] + argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     go = subprocess.run(["go", "tool", "pprof"] + argv, cwd=cwd, stdout=subprocess.PIPE,
                         stderr=subprocess.PIPE)
