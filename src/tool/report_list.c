@@ -177,63 +177,109 @@ static void print_file(report_t *r, reader_t *rd, const char *name, const char *
   }
 }
 
+typedef struct member {
+  g_node_t *n;
+  uint32_t name, file; /* group numbers: of the name, of (name, file) */
+  size_t pos;
+} member_t;
+
+static int cmp_member(const void *a, const void *b) {
+  const member_t *x = a, *y = b;
+  if (x->name != y->name)
+    return x->name < y->name ? -1 : 1;
+  if (x->file != y->file)
+    return x->file < y->file ? -1 : 1;
+  return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* Group number of (a, b) in tab (which keys its values into firsts), a new one when unseen. */
+static uint32_t group_of(mem_tab_t *tab, const void ***firsts, size_t *n, const void *a,
+                         const void *b) {
+  uint64_t h = mem_hash_add(mem_mix((uintptr_t)a), (uintptr_t)b);
+  mem_tab_it_t it = mem_tab_start(tab, h);
+  for (int64_t v; (v = mem_tab_next(tab, &it)) >= 0;)
+    if ((*firsts)[2 * v] == a && (*firsts)[2 * v + 1] == b)
+      return (uint32_t)v;
+  *firsts = xrealloc(*firsts, (*n + 1) * 2 * sizeof **firsts);
+  (*firsts)[2 * *n] = a;
+  (*firsts)[2 * *n + 1] = b;
+  mem_tab_put(tab, h, (uint32_t)*n);
+  return (uint32_t)(*n)++;
+}
+
 int report_list(report_t *r, sbuf_t *out, char *err, size_t errlen) {
   graph_t *g = report_graph(r);
-  /* functions: the first node of each matching name, then ordered by name */
+  /* the matching nodes, grouped by name, then by file within a name */
+  member_t *m = xmalloc((g->n + 1) * sizeof *m);
+  size_t nm = 0, nnames = 0, nfiles = 0;
+  const void **names = NULL, **files = NULL;
+  mem_tab_t ntab, ftab;
+  mem_tab_init(&ntab, 64);
+  mem_tab_init(&ftab, 64);
   g_node_t **first = xmalloc((g->n + 1) * sizeof *first);
-  size_t nf = 0;
   for (size_t i = 0; i < g->n; i++) {
     g_node_t *n = g->nodes[i];
-    n->kept = rx_match_interned(r->o.symbol, n->info.name);
-    if (!n->kept)
+    if (!rx_match_interned(r->o.symbol, n->info.name))
       continue;
-    size_t k;
-    for (k = 0; k < nf && first[k]->info.name != n->info.name; k++)
-      ;
-    if (k == nf)
-      first[nf++] = n;
+    size_t before = nnames;
+    uint32_t ng = group_of(&ntab, &names, &nnames, n->info.name, NULL);
+    if (nnames != before)
+      first[ng] = n;
+    uint32_t fg = *n->info.file ? group_of(&ftab, &files, &nfiles, n->info.name, n->info.file)
+                                : UINT32_MAX;
+    m[nm++] = (member_t){n, ng, fg, i};
   }
-  if (nf == 0) {
+  mem_tab_free(&ntab);
+  mem_tab_free(&ftab);
+  free(names);
+  free(files);
+  if (nnames == 0) {
     free(first);
+    free(m);
     graph_free(g);
     snprintf(err, errlen, "no matches found for regexp: %s", rx_pattern(r->o.symbol));
     return -1;
   }
-  graph_sort_nodes(first, nf, G_NAME);
+  qsort(m, nm, sizeof *m, cmp_member);
+  /* where each name's members start */
+  size_t *start = xmalloc((nnames + 1) * sizeof *start);
+  for (size_t i = nm; i-- > 0;)
+    start[m[i].name] = i;
+  start[nnames] = nm;
+  for (size_t i = 0; i < nnames; i++)
+    first[i]->pos = (uint32_t)i;
+  g_node_t **order = xmalloc((nnames + 1) * sizeof *order);
+  memcpy(order, first, nnames * sizeof *order);
+  graph_sort_nodes(order, nnames, G_NAME);
   char cwd[4096];
   const char *search = r->o.source_path && *r->o.source_path ? r->o.source_path
                                                                : (getcwd(cwd, sizeof cwd) ? cwd : ".");
   reader_t rd = {search, r->o.trim_path ? r->o.trim_path : "", NULL, 0};
   char tv[64];
   sb_printf(out, "Total: %s\n", report_value(r, r->total, tv, sizeof tv));
-  g_node_t **same = xmalloc((g->n + 1) * sizeof *same);
-  g_node_t **files = xmalloc((g->n + 1) * sizeof *files);
-  for (size_t f = 0; f < nf; f++) {
-    const char *name = first[f]->info.name;
+  g_node_t **filefirst = xmalloc((nm + 1) * sizeof *filefirst);
+  g_node_t **same = xmalloc((nm + 1) * sizeof *same);
+  for (size_t f = 0; f < nnames; f++) {
+    uint32_t ng = order[f]->pos;
+    const char *name = order[f]->info.name;
+    size_t b = start[ng], e = b;
+    while (e < nm && m[e].name == ng)
+      e++;
     size_t nfile = 0;
-    for (size_t i = 0; i < g->n; i++) {
-      g_node_t *n = g->nodes[i];
-      if (!n->kept || n->info.name != name || !*n->info.file)
-        continue;
-      size_t k;
-      for (k = 0; k < nfile && files[k]->info.file != n->info.file; k++)
-        ;
-      if (k == nfile)
-        files[nfile++] = n;
-    }
+    for (size_t i = b; i < e; i++)
+      if (m[i].file != UINT32_MAX && (i == b || m[i].file != m[i - 1].file))
+        filefirst[nfile++] = m[i].n;
     if (nfile == 0) {
       sb_printf(out, "No source information for %s\n", name);
       continue;
     }
-    graph_sort_nodes(files, nfile, G_FILE);
+    graph_sort_nodes(filefirst, nfile, G_FILE);
     for (size_t k = 0; k < nfile; k++) {
       size_t ns = 0;
-      for (size_t i = 0; i < g->n; i++) {
-        g_node_t *n = g->nodes[i];
-        if (n->kept && n->info.name == name && n->info.file == files[k]->info.file)
-          same[ns++] = n;
-      }
-      print_file(r, &rd, name, files[k]->info.file, same, ns, out);
+      for (size_t i = b; i < e; i++)
+        if (m[i].file != UINT32_MAX && m[i].n->info.file == filefirst[k]->info.file)
+          same[ns++] = m[i].n;
+      print_file(r, &rd, name, filefirst[k]->info.file, same, ns, out);
     }
   }
   for (size_t i = 0; i < rd.n; i++) {
@@ -244,8 +290,11 @@ int report_list(report_t *r, sbuf_t *out, char *err, size_t errlen) {
   }
   free(rd.f);
   free(same);
-  free(files);
+  free(filefirst);
+  free(order);
+  free(start);
   free(first);
+  free(m);
   graph_free(g);
   return 0;
 }

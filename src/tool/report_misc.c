@@ -27,21 +27,36 @@ typedef struct tkey {
   int64_t total;
 } tkey_t;
 
-static void tag_add(tkey_t **keys, size_t *nk, const char *key, const char *val, int64_t w) {
-  tkey_t *k = NULL;
-  for (size_t i = 0; i < *nk && !k; i++)
-    if ((*keys)[i].key == key)
-      k = &(*keys)[i];
-  if (!k) {
+typedef struct tagtab {
+  mem_tab_t keys; /* key -> index in keys */
+  mem_tab_t vals; /* (key, value) -> index in ref */
+  struct {
+    uint32_t k, v;
+  } *ref;
+  size_t nref;
+} tagtab_t;
+
+static void tag_add(tagtab_t *tt, tkey_t **keys, size_t *nk, const char *key, const char *val,
+                    int64_t w) {
+  uint64_t h = mem_mix((uintptr_t)key);
+  mem_tab_it_t it = mem_tab_start(&tt->keys, h);
+  int64_t ki;
+  while ((ki = mem_tab_next(&tt->keys, &it)) >= 0 && (*keys)[ki].key != key)
+    ;
+  if (ki < 0) {
     *keys = xrealloc(*keys, (*nk + 1) * sizeof **keys);
-    k = &(*keys)[(*nk)++];
-    memset(k, 0, sizeof *k);
-    k->key = key;
+    ki = (int64_t)(*nk)++;
+    memset(&(*keys)[ki], 0, sizeof **keys);
+    (*keys)[ki].key = key;
+    mem_tab_put(&tt->keys, h, (uint32_t)ki);
   }
+  tkey_t *k = &(*keys)[ki];
   k->total += w;
-  for (size_t i = 0; i < k->n; i++)
-    if (k->v[i].name == val) {
-      k->v[i].flat += w;
+  uint64_t vh = mem_hash_add(h, (uintptr_t)val);
+  it = mem_tab_start(&tt->vals, vh);
+  for (int64_t r; (r = mem_tab_next(&tt->vals, &it)) >= 0;)
+    if (tt->ref[r].k == (uint32_t)ki && k->v[tt->ref[r].v].name == val) {
+      k->v[tt->ref[r].v].flat += w;
       return;
     }
   if (k->n == k->cap) {
@@ -49,6 +64,11 @@ static void tag_add(tkey_t **keys, size_t *nk, const char *key, const char *val,
     k->v = xrealloc(k->v, k->cap * sizeof *k->v);
   }
   k->v[k->n++] = (tval_t){val, w};
+  if ((tt->nref & (tt->nref - 1)) == 0)
+    tt->ref = xrealloc(tt->ref, (tt->nref ? tt->nref * 2 : 8) * sizeof *tt->ref);
+  tt->ref[tt->nref].k = (uint32_t)ki;
+  tt->ref[tt->nref].v = (uint32_t)(k->n - 1);
+  mem_tab_put(&tt->vals, vh, (uint32_t)tt->nref++);
 }
 
 static int cmp_tkey(const void *a, const void *b) {
@@ -70,6 +90,9 @@ int report_tags(report_t *r, sbuf_t *out, char *err, size_t errlen) {
   tkey_t *keys = NULL;
   size_t nk = 0;
   char buf[128];
+  tagtab_t tt = {0};
+  mem_tab_init(&tt.keys, 16);
+  mem_tab_init(&tt.vals, 64);
   for (size_t i = 0; i < p->nsample; i++) {
     const tp_sample_t *s = &p->sample[i];
     int64_t w = s->value[r->o.sample_index];
@@ -80,9 +103,12 @@ int report_tags(report_t *r, sbuf_t *out, char *err, size_t errlen) {
         const char *unit = r->o.units ? num_units_get(r->o.units, l->key) : mem_empty;
         val = mem_intern_z(p->mem, measure_label(buf, sizeof buf, l->num, unit, r->o.output_unit));
       }
-      tag_add(&keys, &nk, l->key, val, w);
+      tag_add(&tt, &keys, &nk, l->key, val, w);
     }
   }
+  mem_tab_free(&tt.keys);
+  mem_tab_free(&tt.vals);
+  free(tt.ref);
   qsort(keys, nk, sizeof *keys, cmp_tkey);
   sbuf_t t = {0};
   char a[64], b[64], pct[32];

@@ -21,16 +21,26 @@
 #include "tool/merge.h"
 #include "tool/symbolize.h"
 
+/* strerror as Go prints errno texts: lower case. */
+static const char *go_strerror(int e, char *buf, size_t n) {
+  snprintf(buf, n, "%s", strerror(e));
+  if (buf[0] >= 'A' && buf[0] <= 'Z')
+    buf[0] = (char)(buf[0] - 'A' + 'a');
+  return buf;
+}
+
 int tool_read_profile(const char *path, prof_t **out, char *err, size_t errlen) {
+  char eb[128];
   *out = NULL;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    snprintf(err, errlen, "open %s: %s", path, strerror(errno));
+    snprintf(err, errlen, "open %s: %s", path, go_strerror(errno, eb, sizeof eb));
     return -1;
   }
   struct stat st;
   if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
-    snprintf(err, errlen, "read %s: %s", path, S_ISDIR(st.st_mode) ? "is a directory" : strerror(errno));
+    snprintf(err, errlen, "read %s: %s", path,
+             S_ISDIR(st.st_mode) ? "is a directory" : go_strerror(errno, eb, sizeof eb));
     close(fd);
     return -1;
   }
@@ -45,7 +55,7 @@ int tool_read_profile(const char *path, prof_t **out, char *err, size_t errlen) 
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0) {
-      snprintf(err, errlen, "read %s: %s", path, strerror(errno));
+      snprintf(err, errlen, "read %s: %s", path, go_strerror(errno, eb, sizeof eb));
       free(buf);
       close(fd);
       return -1;
