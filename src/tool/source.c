@@ -65,6 +65,11 @@ int tool_read_profile(const char *path, prof_t **out, char *err, size_t errlen) 
     len += (size_t)n;
   }
   close(fd);
+  if (len == 0) {
+    free(buf);
+    snprintf(err, errlen, "parsing profile: empty input file");
+    return -1;
+  }
   char why[512];
   int rc = prof_decode(buf, len, out, why, sizeof why);
   free(buf);
