@@ -233,4 +233,27 @@ with concurrent.futures.ThreadPoolExecutor(max_workers=3) as ex:
                                                    go.stderr.decode()[-200:])
         c.check(ok, what, detail)
 c.note("%d cases, %d differ" % (len(cases), len(mismatch)))
+
+# -proto and -topproto write profiles go tool pprof reads back to the same reports
+for name in ("gocpu", "cheap"):
+    if name not in profiles:
+        continue
+    for flags, reread in ((["-proto", "-focus=%s" % RX[name][0]], ["-top"]),
+                          (["-topproto", "-lines"], ["-text", "-lines"])):
+        out = os.path.join(d, "%s%s.pb.gz" % (name, flags[0]))
+        ours = subprocess.run([CPROF] + flags + ["-symbolize=none", "-output=" + out,
+                                                  profiles[name]],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        gout = out + ".go"
+        go = subprocess.run(["go", "tool", "pprof"] + flags + ["-symbolize=none",
+                                                               "-output=" + gout, profiles[name]],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        a = subprocess.run(["go", "tool", "pprof", "-symbolize=none"] + reread + [out],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        b2 = subprocess.run(["go", "tool", "pprof", "-symbolize=none"] + reread + [gout],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        c.check(ours.returncode == 0 and a.returncode == 0 and a.stdout == b2.stdout,
+                "%s %s: go tool pprof %s reads cprof's profile as its own"
+                % (name, " ".join(flags), " ".join(reread)),
+                a.stderr.decode()[-200:])
 c.finish()
