@@ -209,6 +209,7 @@ static void build(graph_t *g) {
     n->flat = n->flat_div = n->cum = n->cum_div = 0;
     n->nin = n->nout = 0;
     n->stamp = 0;
+    n->last_in = NULL;
     n->label_tags.n = 0;
     n->nnumeric = 0;
   }
@@ -243,17 +244,20 @@ static void build(graph_t *g) {
             graph_tags_add(g, n, s, labels, dw, w, false);
         }
         if (parent && n != parent) {
-          uint64_t h;
-          g_edge_t *e = edge_find(g, parent, n, &h);
+          uint64_t h = 0;
+          g_edge_t *e = n->last_in && n->last_in->src == parent ? n->last_in
+                                                                  : edge_find(g, parent, n, &h);
           bool inl = ni != k - 1;
           if (!e) {
             e = edge_new(g, parent, n, h);
+            n->last_in = e;
             e->residual = residual;
             e->inl = inl;
             e->stamp = stamp;
             e->weight_div = dw;
             e->weight = w;
           } else if (e->stamp != stamp) {
+            n->last_in = e;
             e->stamp = stamp;
             e->weight_div += dw;
             e->weight += w;

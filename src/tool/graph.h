@@ -66,6 +66,7 @@ struct g_node {
   const char *pname; /* PrintableName, interned, made on demand by graph_name */
   uint32_t stamp;
   uint32_t pos; /* scratch for reports */
+  g_edge_t *last_in; /* the in-edge found last: callers repeat, so it saves a hash lookup */
   bool kept, in_graph;
   g_tagmap_t label_tags;
   g_numtags_t *numeric; /* groups keyed by labels */
