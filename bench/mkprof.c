@@ -6,11 +6,11 @@
  *
  * Usage: mkprof OUT.pb.gz [samples] [functions]
  */
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include "format/profile.h"
@@ -47,8 +47,8 @@ int main(int argc, char **argv) {
   static const char *const ns[] = {"net", "db", "cache", "rpc", "util", "proto", "http", "log"};
   for (size_t i = 0; i < nfuncs; i++) {
     prof_function_t *f = prof_add_function(p);
-    snprintf(name, sizeof name, "%s::Component%zu::Method%zu(int, std::string const&)",
-             ns[i % 8], i / 64, i % 64);
+    snprintf(name, sizeof name, "%s::Component%zu::Method%zu(int, std::string const&)", ns[i % 8],
+             i / 64, i % 64);
     snprintf(file, sizeof file, "src/%s/component%zu.cc", ns[i % 8], i / 64);
     f->name = prof_intern(p, name);
     f->system_name = prof_intern(p, name);

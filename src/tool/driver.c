@@ -231,9 +231,9 @@ static int generate(tprof_t *p, const parsed_t *a) {
   size_t nf = 0;
   const struct {
     const char *k, *v;
-  } fl[] = {{"focus", cfg.focus},         {"ignore", cfg.ignore},     {"hide", cfg.hide},
+  } fl[] = {{"focus", cfg.focus},         {"ignore", cfg.ignore},       {"hide", cfg.hide},
             {"show", cfg.show},           {"show_from", cfg.show_from}, {"tagfocus", cfg.tagfocus},
-            {"tagignore", cfg.tagignore}, {"tagshow", cfg.tagshow},   {"taghide", cfg.taghide}};
+            {"tagignore", cfg.tagignore}, {"tagshow", cfg.tagshow},     {"taghide", cfg.taghide}};
   for (size_t i = 0; i < 9; i++)
     if (*fl[i].v)
       filters[nf++] = mem_printf(p->mem, "%s=%s", fl[i].k, fl[i].v);

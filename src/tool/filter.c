@@ -316,9 +316,8 @@ void filter_num_units(const tprof_t *p, num_units_t *u, void (*note)(const char 
   }
   for (size_t i = 0; i < u->n; i++)
     if (!*u->unit[i])
-      u->unit[i] = (!strcmp(u->key[i], "alignment") || !strcmp(u->key[i], "request"))
-                       ? "bytes"
-                       : u->key[i];
+      u->unit[i] =
+          (!strcmp(u->key[i], "alignment") || !strcmp(u->key[i], "request")) ? "bytes" : u->key[i];
 }
 
 /* ------------------------------------------------------------------ tag filters --------------- */
@@ -564,8 +563,8 @@ void filter_tags_by_name(tprof_t *p, rx_t *show, rx_t *hide, bool *sm, bool *hm)
 
 /* ------------------------------------------------------------------ aggregate ----------------- */
 
-void filter_aggregate(tprof_t *p, bool inline_frame, bool function, bool filename,
-                      bool linenumber, bool address) {
+void filter_aggregate(tprof_t *p, bool inline_frame, bool function, bool filename, bool linenumber,
+                      bool address) {
   for (size_t i = 0; i < p->nmapping; i++) {
     tp_mapping_t *m = p->mapping[i];
     m->has_inline_frames = m->has_inline_frames && inline_frame;

@@ -52,8 +52,8 @@ void filter_by_tag(tprof_t *p, tag_filter_t *focus, tag_filter_t *ignore, bool *
 void filter_tags_by_name(tprof_t *p, rx_t *show, rx_t *hide, bool *sm, bool *hm);
 
 /* Aggregate: keeps only the information of the granularity. */
-void filter_aggregate(tprof_t *p, bool inline_frame, bool function, bool filename,
-                      bool linenumber, bool address);
+void filter_aggregate(tprof_t *p, bool inline_frame, bool function, bool filename, bool linenumber,
+                      bool address);
 
 /* pprof's simplifyFunc: the name cut before its argument list. */
 const char *filter_simplify_func(const char *name, char *buf, size_t n);

@@ -245,8 +245,8 @@ static void build(graph_t *g) {
         }
         if (parent && n != parent) {
           uint64_t h = 0;
-          g_edge_t *e = n->last_in && n->last_in->src == parent ? n->last_in
-                                                                  : edge_find(g, parent, n, &h);
+          g_edge_t *e =
+              n->last_in && n->last_in->src == parent ? n->last_in : edge_find(g, parent, n, &h);
           bool inl = ni != k - 1;
           if (!e) {
             e = edge_new(g, parent, n, h);
@@ -497,8 +497,8 @@ void graph_remove_redundant_edges(graph_t *g) {
 
 static void info_sprint(const g_info_t *i, sbuf_t *b) {
   sb_printf(b, "{%s %s %llu %s %lld %lld %s}", i->name, i->orig_name,
-            (unsigned long long)i->address, i->file, (long long)i->start_line,
-            (long long)i->lineno, i->objfile);
+            (unsigned long long)i->address, i->file, (long long)i->start_line, (long long)i->lineno,
+            i->objfile);
 }
 
 static int compare_nodes(const g_node_t *l, const g_node_t *r) {

@@ -65,7 +65,7 @@ struct g_node {
   uint32_t nin, nout, capin, capout;
   const char *pname; /* PrintableName, interned, made on demand by graph_name */
   uint32_t stamp;
-  uint32_t pos; /* scratch for reports */
+  uint32_t pos;      /* scratch for reports */
   g_edge_t *last_in; /* the in-edge found last: callers repeat, so it saves a hash lookup */
   bool kept, in_graph;
   g_tagmap_t label_tags;
@@ -115,7 +115,9 @@ struct sbuf;
 void graph_name_components(const g_info_t *i, const char *sep, struct sbuf *b);
 
 /* Values with their divisor applied. */
-static inline int64_t g_flat(const g_node_t *n) { return n->flat_div ? n->flat / n->flat_div : n->flat; }
+static inline int64_t g_flat(const g_node_t *n) {
+  return n->flat_div ? n->flat / n->flat_div : n->flat;
+}
 static inline int64_t g_cum(const g_node_t *n) { return n->cum_div ? n->cum / n->cum_div : n->cum; }
 static inline int64_t g_weight(const g_edge_t *e) {
   return e->weight_div ? e->weight / e->weight_div : e->weight;

@@ -152,13 +152,14 @@ static rx_t *rx_go, *rx_java, *rx_cpp, *rx_gover;
 const char *graph_shorten_name(const char *f, char *buf, size_t n) {
   char err[128];
   if (!rx_go) {
-    rx_java = rx_compile("^(?:[a-z]\\w*\\.)*([A-Z][\\w\\$]*\\.(?:<init>|[a-z][\\w\\$]*(?:\\$\\d+)?))"
-                         "(?:(?:\\()|$)",
-                         err, sizeof err);
+    rx_java =
+        rx_compile("^(?:[a-z]\\w*\\.)*([A-Z][\\w\\$]*\\.(?:<init>|[a-z][\\w\\$]*(?:\\$\\d+)?))"
+                   "(?:(?:\\()|$)",
+                   err, sizeof err);
     rx_go = rx_compile("^(?:[\\w\\-\\.]+\\/)+(.+)", err, sizeof err);
     rx_gover = rx_compile("^(.*?)/v(?:[2-9]|[1-9][0-9]+)([./].*)$", err, sizeof err);
-    rx_cpp = rx_compile("^(?:[_a-zA-Z]\\w*::)+(_*[A-Z]\\w*::~?[_a-zA-Z]\\w*(?:<.*>)?)", err,
-                        sizeof err);
+    rx_cpp =
+        rx_compile("^(?:[_a-zA-Z]\\w*::)+(_*[A-Z]\\w*::~?[_a-zA-Z]\\w*(?:<.*>)?)", err, sizeof err);
   }
   sbuf_t s = {0};
   if (strncmp(f, "(anonymous namespace)::", 23) == 0)

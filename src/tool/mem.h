@@ -50,7 +50,9 @@ static inline uint64_t mem_mix(uint64_t x) {
   x ^= x >> 31;
   return x;
 }
-static inline uint64_t mem_hash_add(uint64_t h, uint64_t v) { return mem_mix(h ^ (v + 0x9e3779b97f4a7c15ULL + (h << 6))); }
+static inline uint64_t mem_hash_add(uint64_t h, uint64_t v) {
+  return mem_mix(h ^ (v + 0x9e3779b97f4a7c15ULL + (h << 6)));
+}
 uint64_t mem_hash_bytes(const void *p, size_t n);
 
 /*

@@ -26,7 +26,7 @@ typedef struct merger {
 #define PUSH(arr, n, cap, x)                                                                       \
   do {                                                                                             \
     if ((n) == (cap)) {                                                                            \
-      (cap) = (cap) ? (cap) * 2 : 64;                                                              \
+      (cap) = (cap) ? (cap)*2 : 64;                                                                \
       (arr) = xrealloc((arr), (cap) * sizeof *(arr));                                              \
     }                                                                                              \
     (arr)[(n)++] = (x);                                                                            \
@@ -275,8 +275,8 @@ static int combine_headers(tprof_t *p, tprof_t **srcs, size_t n, char *err, size
       dst = s->default_sample_type;
   }
   p->nsample_type = srcs[0]->nsample_type;
-  p->sample_type = mem_dup(p->mem, srcs[0]->sample_type, p->nsample_type + 1,
-                           sizeof *p->sample_type);
+  p->sample_type =
+      mem_dup(p->mem, srcs[0]->sample_type, p->nsample_type + 1, sizeof *p->sample_type);
   p->drop_frames = srcs[0]->drop_frames;
   p->keep_frames = srcs[0]->keep_frames;
   p->time_nanos = t;
@@ -401,8 +401,8 @@ int merge_normalize(tprof_t *p, const tprof_t *base, char *err, size_t errlen) {
 }
 
 /* pprof's CommonValueType: the finest of compatible types; NULL type when fewer than two. */
-static int common_type(const tp_value_type_t *const *ts, size_t n, tp_value_type_t *out,
-                       bool *have, char *err, size_t errlen) {
+static int common_type(const tp_value_type_t *const *ts, size_t n, tp_value_type_t *out, bool *have,
+                       char *err, size_t errlen) {
   *have = false;
   if (n <= 1)
     return 0;

@@ -94,8 +94,8 @@ tprof_t *tp_from_prof(const prof_t *src) {
   mem_t *m = p->mem;
   const char **str = xmalloc((src->nstrings ? src->nstrings : 1) * sizeof *str);
   for (size_t i = 0; i < src->nstrings; i++)
-    str[i] = mem_intern(m, src->strings[i], src->string_len ? src->string_len[i]
-                                                           : strlen(src->strings[i]));
+    str[i] = mem_intern(m, src->strings[i],
+                        src->string_len ? src->string_len[i] : strlen(src->strings[i]));
 #define S(ix) ((ix) >= 0 && (size_t)(ix) < src->nstrings ? str[(ix)] : mem_empty)
 
   p->nsample_type = src->nsample_type;
@@ -137,8 +137,8 @@ tprof_t *tp_from_prof(const prof_t *src) {
   tp_function_t *fns = mem_zalloc(m, (src->nfunction + 1) * sizeof *fns);
   for (size_t i = 0; i < src->nfunction; i++) {
     const prof_function_t *x = &src->function[i];
-    fns[i] = (tp_function_t){x->id, S(x->name), S(x->system_name), S(x->filename), x->start_line,
-                             NULL};
+    fns[i] =
+        (tp_function_t){x->id, S(x->name), S(x->system_name), S(x->filename), x->start_line, NULL};
     p->function[i] = &fns[i];
   }
   p->nlocation = src->nlocation;
@@ -179,8 +179,8 @@ tprof_t *tp_from_prof(const prof_t *src) {
     for (size_t j = 0; j < x->nlabel; j++)
       if (x->label[j].str || x->label[j].num || x->label[j].num_unit)
         nl++;
-    size_t bytes = x->nlocation * sizeof(tp_location_t *) + nv * sizeof(int64_t) +
-                   nl * sizeof(tp_label_t);
+    size_t bytes =
+        x->nlocation * sizeof(tp_location_t *) + nv * sizeof(int64_t) + nl * sizeof(tp_label_t);
     char *b = mem_alloc(m, bytes ? bytes : 8);
     s->loc = (tp_location_t **)b;
     s->value = (int64_t *)(b + x->nlocation * sizeof(tp_location_t *));
@@ -358,8 +358,8 @@ int tp_sample_index(const tprof_t *p, const char *si, char *err, size_t errlen) 
   char *end;
   errno = 0;
   long v = strtol(si, &end, 10);
-  bool numeric = *end == '\0' && errno == 0 && (si[0] == '-' || si[0] == '+' ||
-                                                 (si[0] >= '0' && si[0] <= '9'));
+  bool numeric = *end == '\0' && errno == 0 &&
+                 (si[0] == '-' || si[0] == '+' || (si[0] >= '0' && si[0] <= '9'));
   if (numeric) {
     if (v < 0 || v >= n) {
       snprintf(err, errlen, "sample_index %s is outside the range [0..%d]", si, n - 1);

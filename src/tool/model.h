@@ -33,8 +33,8 @@ typedef struct tp_mapping {
   uint64_t id, start, limit, offset;
   const char *file, *build_id;
   bool has_functions, has_filenames, has_line_numbers, has_inline_frames;
-  void *aux;       /* scratch for the passes (merge) */
-  int64_t auxoff;  /* scratch: the address offset merge found */
+  void *aux;      /* scratch for the passes (merge) */
+  int64_t auxoff; /* scratch: the address offset merge found */
 } tp_mapping_t;
 
 typedef struct tp_line {
@@ -50,9 +50,9 @@ typedef struct tp_location {
   tp_line_t *line; /* line[nline - 1] is the caller; the others were inlined into it */
   uint32_t nline;
   bool is_folded;
-  uint32_t idx;   /* position in p->location, kept current by tp_reindex */
-  uint32_t mark;  /* scratch for the passes (filters, graph) */
-  void *aux;      /* scratch */
+  uint32_t idx;  /* position in p->location, kept current by tp_reindex */
+  uint32_t mark; /* scratch for the passes (filters, graph) */
+  void *aux;     /* scratch */
 } tp_location_t;
 
 typedef struct tp_label {

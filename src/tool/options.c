@@ -151,7 +151,8 @@ static const flagdef_t flags[] = {
     {"mean_delay", K_BOOL, S(mean_delay), NULL, "Display mean delay at each region"},
     {"tools", K_STRING, S(tools), NULL, "Path for object tool pathnames"},
     {"http", K_STRING, S(http), NULL, "Present interactive web UI at the specified http host:port"},
-    {"no_browser", K_BOOL, S(no_browser), NULL, "Skip opening a browser for the interactive web UI"},
+    {"no_browser", K_BOOL, S(no_browser), NULL,
+     "Skip opening a browser for the interactive web UI"},
     {"all_frames", K_BOOL, S(all_frames), NULL, "Ignore drop_frames and keep_frames regexps"},
 };
 #define NFLAGS (sizeof flags / sizeof *flags)
@@ -244,7 +245,7 @@ static const char *parse_int(const char *s, int *v) {
   for (; *p; p++) {
     if (*p == '_')
       continue;
-    int d = *p >= '0' && *p <= '9' ? *p - '0'
+    int d = *p >= '0' && *p <= '9'   ? *p - '0'
             : *p >= 'a' && *p <= 'z' ? *p - 'a' + 10
             : *p >= 'A' && *p <= 'Z' ? *p - 'A' + 10
                                      : 99;

@@ -35,16 +35,16 @@ typedef struct config {
 typedef struct source_flags {
   const char *diff_base, *base, *symbolize, *buildid, *add_comment, *tools, *http;
   int timeout, seconds;
-  bool inuse_space, inuse_objects, alloc_space, alloc_objects, total_delay, contentions,
-      mean_delay, no_browser, all_frames;
+  bool inuse_space, inuse_objects, alloc_space, alloc_objects, total_delay, contentions, mean_delay,
+      no_browser, all_frames;
 } source_flags_t;
 
 /* A report command: -name or -name=regexp. */
 typedef struct command {
   const char *name;
-  int format;        /* enum report_format */
-  bool has_param;    /* takes a regexp */
-  bool supported;    /* implemented by cprof */
+  int format;     /* enum report_format */
+  bool has_param; /* takes a regexp */
+  bool supported; /* implemented by cprof */
   const char *description;
 } command_t;
 

@@ -28,15 +28,15 @@ struct rx {
 rx_t *rx_compile(const char *pattern, char *err, size_t errlen) {
   int ec;
   PCRE2_SIZE eo;
-  pcre2_code *code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
-                                   PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_DOLLAR_ENDONLY |
-                                       PCRE2_NO_UTF_CHECK,
-                                   &ec, &eo, NULL);
+  pcre2_code *code =
+      pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+                    PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_NO_UTF_CHECK,
+                    &ec, &eo, NULL);
   if (!code) {
     PCRE2_UCHAR msg[256];
     pcre2_get_error_message(ec, msg, sizeof msg);
-    snprintf(err, errlen, "error parsing regexp: %s at offset %zu: `%s`", (char *)msg,
-             (size_t)eo, pattern);
+    snprintf(err, errlen, "error parsing regexp: %s at offset %zu: `%s`", (char *)msg, (size_t)eo,
+             pattern);
     return NULL;
   }
   pcre2_jit_compile(code, PCRE2_JIT_COMPLETE); /* best effort */

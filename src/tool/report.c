@@ -300,13 +300,13 @@ void report_labels(report_t *r, const graph_t *g, size_t orig, size_t dropped_no
             report_value(r, flat, a, sizeof a), pp, report_value(r, r->total, b, sizeof b));
   if (r->total != 0) {
     if (dropped_nodes > 0)
-      sb_printf(out, "Dropped %zu node%s (cum <= %s)\n", dropped_nodes, dropped_nodes > 1 ? "s" : "",
-                report_value(r, abs64((int64_t)((double)r->total * r->o.node_fraction)), a,
-                             sizeof a));
+      sb_printf(
+          out, "Dropped %zu node%s (cum <= %s)\n", dropped_nodes, dropped_nodes > 1 ? "s" : "",
+          report_value(r, abs64((int64_t)((double)r->total * r->o.node_fraction)), a, sizeof a));
     if (dropped_edges > 0)
-      sb_printf(out, "Dropped %zu edge%s (freq <= %s)\n", dropped_edges, dropped_edges > 1 ? "s" : "",
-                report_value(r, abs64((int64_t)((double)r->total * r->o.edge_fraction)), a,
-                             sizeof a));
+      sb_printf(
+          out, "Dropped %zu edge%s (freq <= %s)\n", dropped_edges, dropped_edges > 1 ? "s" : "",
+          report_value(r, abs64((int64_t)((double)r->total * r->o.edge_fraction)), a, sizeof a));
     if (g->n > 0 && g->n < orig)
       sb_printf(out, "Showing top %zu nodes out of %zu\n", g->n, orig);
   }
@@ -321,10 +321,12 @@ int report_generate(report_t *r, sbuf_t *out, char *err, size_t errlen) {
     int format;
     gen_fn fn;
   } table[] = {
-      {R_COMMENTS, report_comments}, {R_DOT, report_dot},        {R_TREE, report_tree},
-      {R_TEXT, report_text},         {R_TRACES, report_traces},  {R_RAW, report_raw},
-      {R_TAGS, report_tags},         {R_PROTO, report_proto},    {R_TOPPROTO, report_topproto},
-      {R_LIST, report_list},         {R_CALLGRIND, report_callgrind},
+      {R_COMMENTS, report_comments},   {R_DOT, report_dot},
+      {R_TREE, report_tree},           {R_TEXT, report_text},
+      {R_TRACES, report_traces},       {R_RAW, report_raw},
+      {R_TAGS, report_tags},           {R_PROTO, report_proto},
+      {R_TOPPROTO, report_topproto},   {R_LIST, report_list},
+      {R_CALLGRIND, report_callgrind},
   };
   for (size_t i = 0; i < sizeof table / sizeof *table; i++)
     if (table[i].format == r->o.format)

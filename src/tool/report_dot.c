@@ -169,8 +169,8 @@ static size_t collapsed(report_t *r, g_tag_t **ts, size_t n, size_t count, bool 
     }
     char a[64], b[64];
     if (members == 1) {
-      t->name = mem_intern_z(r->prof->mem, measure_label(a, sizeof a, ts[k]->value, ts[k]->unit,
-                                                         "auto"));
+      t->name =
+          mem_intern_z(r->prof->mem, measure_label(a, sizeof a, ts[k]->value, ts[k]->unit, "auto"));
       t->flat = tflat(ts[k]);
       t->cum = tcum(ts[k]);
     } else {
@@ -201,9 +201,11 @@ static void numeric_nodelets(report_t *r, g_tag_t **nts, size_t n, bool flat_tag
     if (w == 0)
       continue;
     report_value(r, w, wv, sizeof wv);
-    sb_printf(out, "N%s_%zu [label = \"%s\" id=\"N%s_%zu\" fontsize=8 shape=box3d tooltip=\"%s\"]\n",
+    sb_printf(out,
+              "N%s_%zu [label = \"%s\" id=\"N%s_%zu\" fontsize=8 shape=box3d tooltip=\"%s\"]\n",
               source, j, t->name, source, j, wv);
-    sb_printf(out, "%s -> N%s_%zu [label=\" %s\" weight=100 tooltip=\"%s\" labeltooltip=\"%s\"%s]\n",
+    sb_printf(out,
+              "%s -> N%s_%zu [label=\" %s\" weight=100 tooltip=\"%s\" labeltooltip=\"%s\"%s]\n",
               source, source, j, wv, wv, wv, attr);
   }
   free(c);
@@ -232,8 +234,9 @@ static bool add_nodelets(report_t *r, g_node_t *n, int id, sbuf_t *out) {
     if (w == 0)
       continue;
     report_value(r, w, wv, sizeof wv);
-    sb_printf(&nl, "N%d_%zu [label = \"%s\" id=\"N%d_%zu\" fontsize=8 shape=box3d tooltip=\"%s\"]\n",
-              id, i, t->name, id, i, wv);
+    sb_printf(&nl,
+              "N%d_%zu [label = \"%s\" id=\"N%d_%zu\" fontsize=8 shape=box3d tooltip=\"%s\"]\n", id,
+              i, t->name, id, i, wv);
     sb_printf(&nl, "N%d -> N%d_%zu [label=\" %s\" weight=100 tooltip=\"%s\" labeltooltip=\"%s\"]\n",
               id, id, i, wv, wv, wv);
     g_tagmap_t *m = numeric_for(n, t->name);

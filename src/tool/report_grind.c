@@ -122,9 +122,9 @@ int report_callgrind(report_t *r, sbuf_t *out, char *err, size_t errlen) {
       sb_putc(out, '\n');
     }
     cg_addr(prev, n->info.address, out);
-    sb_printf(out, " %lld %lld\n", (long long)n->info.lineno,
-              (long long)(int64_t)measure_scale(g_flat(n), r->o.sample_unit, r->o.output_unit,
-                                                NULL));
+    sb_printf(
+        out, " %lld %lld\n", (long long)n->info.lineno,
+        (long long)(int64_t)measure_scale(g_flat(n), r->o.sample_unit, r->o.output_unit, NULL));
     g_edge_t **o = graph_edges_sorted(n->out, n->nout);
     for (uint32_t j = 0; j < n->nout; j++) {
       g_node_t *c = o[j]->dest;
@@ -136,8 +136,8 @@ int report_callgrind(report_t *r, sbuf_t *out, char *err, size_t errlen) {
       sb_puts(out, "\ncalls=0 ");
       cg_addr(prev, c->info.address, out);
       sb_printf(out, " %lld\n* * %lld\n", (long long)c->info.lineno,
-                (long long)(int64_t)measure_scale(o[j]->weight, r->o.sample_unit,
-                                                  r->o.output_unit, NULL));
+                (long long)(int64_t)measure_scale(o[j]->weight, r->o.sample_unit, r->o.output_unit,
+                                                  NULL));
     }
     free(o);
     prev = &n->info;

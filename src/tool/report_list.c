@@ -225,8 +225,8 @@ int report_list(report_t *r, sbuf_t *out, char *err, size_t errlen) {
     uint32_t ng = group_of(&ntab, &names, &nnames, n->info.name, NULL);
     if (nnames != before)
       first[ng] = n;
-    uint32_t fg = *n->info.file ? group_of(&ftab, &files, &nfiles, n->info.name, n->info.file)
-                                : UINT32_MAX;
+    uint32_t fg =
+        *n->info.file ? group_of(&ftab, &files, &nfiles, n->info.name, n->info.file) : UINT32_MAX;
     m[nm++] = (member_t){n, ng, fg, i};
   }
   mem_tab_free(&ntab);
@@ -252,8 +252,9 @@ int report_list(report_t *r, sbuf_t *out, char *err, size_t errlen) {
   memcpy(order, first, nnames * sizeof *order);
   graph_sort_nodes(order, nnames, G_NAME);
   char cwd[4096];
-  const char *search = r->o.source_path && *r->o.source_path ? r->o.source_path
-                                                               : (getcwd(cwd, sizeof cwd) ? cwd : ".");
+  const char *search = r->o.source_path && *r->o.source_path
+                           ? r->o.source_path
+                           : (getcwd(cwd, sizeof cwd) ? cwd : ".");
   reader_t rd = {search, r->o.trim_path ? r->o.trim_path : "", NULL, 0};
   char tv[64];
   sb_printf(out, "Total: %s\n", report_value(r, r->total, tv, sizeof tv));

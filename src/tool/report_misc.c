@@ -32,7 +32,7 @@ typedef struct tagtab {
   mem_tab_t vals; /* (key, value) -> index in ref */
   struct {
     uint32_t k, v;
-  } *ref;
+  } * ref;
   size_t nref;
 } tagtab_t;
 
@@ -483,10 +483,10 @@ int report_topproto(report_t *r, sbuf_t *out, char *err, size_t errlen) {
     s->loc[0] = l;
     s->nloc = 1;
     s->value = mem_alloc(m, 2 * sizeof *s->value);
-    s->value[0] = (int64_t)measure_scale(g_cum(g->nodes[i]), r->o.sample_unit, r->o.output_unit,
-                                         NULL);
-    s->value[1] = (int64_t)measure_scale(g_flat(g->nodes[i]), r->o.sample_unit,
-                                         r->o.output_unit, NULL);
+    s->value[0] =
+        (int64_t)measure_scale(g_cum(g->nodes[i]), r->o.sample_unit, r->o.output_unit, NULL);
+    s->value[1] =
+        (int64_t)measure_scale(g_flat(g->nodes[i]), r->o.sample_unit, r->o.output_unit, NULL);
   }
   graph_free(g);
   return write_gz(q, out, err, errlen);

@@ -40,7 +40,8 @@ int report_text(report_t *r, sbuf_t *out, char *err, size_t errlen) {
 }
 
 int report_tree(report_t *r, sbuf_t *out, char *err, size_t errlen) {
-  static const char sep[] = "----------------------------------------------------------+-------------";
+  static const char sep[] =
+      "----------------------------------------------------------+-------------";
   size_t orig, dn, de;
   graph_t *g = report_trimmed_graph(r, &orig, &dn, &de);
   report_select_unit(r, g);

@@ -16,8 +16,7 @@
 
 char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
 
-const char *symbolize_remove_matching(const char *name, char start, char end, char *buf,
-                                      size_t n) {
+const char *symbolize_remove_matching(const char *name, char start, char end, char *buf, size_t n) {
   size_t len = strlen(name);
   if (len + 1 > n)
     return name;

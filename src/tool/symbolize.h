@@ -12,7 +12,6 @@
 void symbolize_profile(tprof_t *p, const char *mode);
 
 /* pprof's removeMatching: nested start..end groups cut out of name, into buf. */
-const char *symbolize_remove_matching(const char *name, char start, char end, char *buf,
-                                      size_t n);
+const char *symbolize_remove_matching(const char *name, char start, char end, char *buf, size_t n);
 
 #endif /* CPROF_TOOL_SYMBOLIZE_H */

@@ -16,7 +16,8 @@
 #include "tool/tabwriter.h"
 #include "tool/util.h"
 
-#define CHECK_STR(got, want) CHECK(strcmp((got), (want)) == 0, "got \"%s\", want \"%s\"", (got), (want))
+#define CHECK_STR(got, want)                                                                       \
+  CHECK(strcmp((got), (want)) == 0, "got \"%s\", want \"%s\"", (got), (want))
 
 static void test_measure(void) {
   char b[64];
@@ -74,8 +75,8 @@ static void test_regex(void) {
 }
 
 static void test_flags(void) {
-  char *argv[] = {"cprof", "-nodecount", "5", "--cum", "-lines", "-focus=a=b", "-list", "re",
-                  "prof.pb.gz", "-top"};
+  char *argv[] = {"cprof",      "-nodecount", "5",  "--cum",      "-lines",
+                  "-focus=a=b", "-list",      "re", "prof.pb.gz", "-top"};
   parsed_t p;
   char err[256];
   int rc = options_parse(10, argv, &p, err, sizeof err);
@@ -99,8 +100,7 @@ static void test_names(void) {
   CHECK_STR(filter_simplify_func("ns::(anonymous namespace)::f(int)", b, sizeof b),
             "ns::(anonymous namespace)::f");
   CHECK_STR(filter_simplify_func("Foo::operator()(int) const", b, sizeof b), "Foo::operator()");
-  CHECK_STR(symbolize_remove_matching("std::vector<int, A<int>>::push(int)", '<', '>', b,
-                                      sizeof b),
+  CHECK_STR(symbolize_remove_matching("std::vector<int, A<int>>::push(int)", '<', '>', b, sizeof b),
             "std::vector::push(int)");
   CHECK_STR(graph_shorten_name("github.com/x/y/v2/pkg.F", b, sizeof b), "pkg.F");
   CHECK_STR(graph_shorten_name("ns::Class::method", b, sizeof b), "Class::method");
