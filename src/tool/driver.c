@@ -15,6 +15,7 @@
 #include "tool/options.h"
 #include "tool/report.h"
 #include "tool/source.h"
+#include "tool/tagroot.h"
 
 static void note(const char *msg) { fprintf(stderr, "%s\n", msg); }
 
@@ -195,8 +196,10 @@ static int generate(tprof_t *p, const parsed_t *a) {
   num_units_t units;
   filter_num_units(p, &units, note);
   command_overrides(c, &cfg);
-  if (*cfg.tagroot || *cfg.tagleaf)
-    fprintf(stderr, "cprof: -tagroot and -tagleaf are not supported yet; ignored\n");
+  bool rootm, leafm;
+  tagroot_add(p, cfg.tagroot, cfg.tagleaf, cfg.unit, &rootm, &leafm);
+  warn_no(!*cfg.tagroot || rootm, "TagRoot");
+  warn_no(!*cfg.tagleaf || leafm, "TagLeaf");
   bool relative = cfg.relative_percentages;
   if (relative && apply_focus(p, &units, &cfg, err, sizeof err) < 0)
     return fail(err);

@@ -9,7 +9,7 @@ For each profile, every report (-top, -text -cum, -tree, -peek, -traces, -raw, -
 -comments, -list) runs with default options, and -top runs with each option of the matrix:
 granularities, -noinlines, -nodecount, fractions, -sample_index/-mean, -unit, -divide_by,
 focus/ignore/hide/show/show_from/prune_from, the tag filters, -relative_percentages, -trim=false,
--drop_negative, -compact_labels; some combinations run with -tree, -peek, -traces and -dot too.
+-drop_negative, -compact_labels, -tagroot/-tagleaf; some combinations run with -tree, -peek, -traces and -dot too.
 Sources are merged (two Go CPU profiles), and subtracted (-base, -diff_base, -normalize).
 cprof's stdout and exit status must equal go tool pprof's (Go 1.19, pprof of 2022-07).
 
@@ -90,7 +90,8 @@ OPTIONS = ["-functions", "-filefunctions", "-files", "-lines", "-addresses", "-n
            "-show=%(show)s", "-show_from=%(show_from)s", "-prune_from=%(prune)s",
            "-tagfocus=%(tagfocus)s", "-tagignore=%(tagignore)s", "-tagshow=%(tagshow)s",
            "-taghide=%(taghide)s", "-relative_percentages -focus=%(focus)s", "-drop_negative",
-           "-compact_labels", "-focus=%(focus)s -hide=%(hide)s -lines -cum"]
+           "-compact_labels", "-focus=%(focus)s -hide=%(hide)s -lines -cum",
+           "-tagroot=%(tagshow)s", "-tagleaf=%(tagshow)s,%(taghide)s -lines"]
 COMBOS = ["-tree -lines -nodecount=8", "-tree -focus=%(focus)s", "-peek=%(peek)s -addresses",
           "-traces -lines", "-traces -focus=%(focus)s -noinlines", "-dot -lines",
           "-dot -focus=%(focus)s -nodecount=6", "-dot -call_tree", "-callgrind -call_tree",
