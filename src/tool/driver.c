@@ -173,7 +173,8 @@ static int write_output(const char *path, const sbuf_t *b) {
   if (path && *path) {
     fprintf(stderr, "Generating report in %s\n", path);
     if (!(f = fopen(path, "w"))) {
-      fprintf(stderr, "open %s: %s\n", path, strerror(errno));
+      char eb[128];
+      fprintf(stderr, "open %s: %s\n", path, go_strerror(errno, eb, sizeof eb));
       return 2;
     }
   }

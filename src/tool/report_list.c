@@ -65,8 +65,8 @@ static FILE *open_source(const char *path, const char *search, const char *trim,
   if (path_is_abs(path)) {
     FILE *f = fopen(path, "r");
     if (!f) {
-      char e[4200];
-      snprintf(e, sizeof e, "open %s: %s", path, strerror(errno));
+      char e[4200], eb[128];
+      snprintf(e, sizeof e, "open %s: %s", path, go_strerror(errno, eb, sizeof eb));
       *err = xstrdup(e);
     }
     return f;

@@ -20,14 +20,7 @@
 #include "tool/filter.h"
 #include "tool/merge.h"
 #include "tool/symbolize.h"
-
-/* strerror as Go prints errno texts: lower case. */
-static const char *go_strerror(int e, char *buf, size_t n) {
-  snprintf(buf, n, "%s", strerror(e));
-  if (buf[0] >= 'A' && buf[0] <= 'Z')
-    buf[0] = (char)(buf[0] - 'A' + 'a');
-  return buf;
-}
+#include "tool/util.h"
 
 int tool_read_profile(const char *path, prof_t **out, char *err, size_t errlen) {
   char eb[128];

@@ -11,6 +11,13 @@
 
 bool path_is_abs(const char *path) { return path[0] == '/'; }
 
+const char *go_strerror(int e, char *buf, size_t n) {
+  snprintf(buf, n, "%s", strerror(e));
+  if (buf[0] >= 'A' && buf[0] <= 'Z')
+    buf[0] = (char)(buf[0] - 'A' + 'a');
+  return buf;
+}
+
 /* Go's Clean: one slash between elements, no "." elements, ".." resolved lexically, "" -> ".". */
 char *path_clean(const char *path, char *buf, size_t n) {
   size_t len = strlen(path);

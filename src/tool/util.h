@@ -14,6 +14,9 @@ char *path_clean(const char *path, char *buf, size_t n);
 const char *path_base(const char *path, char *buf, size_t n);
 bool path_is_abs(const char *path);
 
+/* strerror(e) as Go prints errno texts ("no such file or directory"), into buf. */
+const char *go_strerror(int e, char *buf, size_t n);
+
 /* A growable NUL-terminated string. */
 typedef struct sbuf {
   char *s;
