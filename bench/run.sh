@@ -3,7 +3,8 @@
 # measures CPU-profiling overhead (cpu_bench.py: libcprof and gperftools at 100 and 1000 Hz against
 # bare runs, paired, at two workload lengths: fixed cost per profile and steady-state overhead),
 # start-up cost (startup_bench.py: LD_PRELOAD of libcprof and comparison libraries on /bin/true)
-# and heap-profiling overhead (heap_bench.py), and prints one summary. The same text is written to
+# heap-profiling overhead (heap_bench.py) and the cprof command against go tool pprof on a large
+# profile (tool_bench.py), and prints one summary. The same text is written to
 # <builddir>/bench/results.md; copy its tables into bench/README.md when they change.
 # Takes ~7 minutes on 2 cores. BENCH_QUICK=1 makes a ~30 s smoke run (numbers not meaningful);
 # BENCH_PAIRS=n overrides the number of pairs. Not part of `make test`.
@@ -59,6 +60,14 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
 fi
 # shellcheck disable=SC2086
 python3 "$here/heap_bench.py" --build "$B" $heap_args --md "$B/bench/heap.md" >/dev/null
+# the cprof command: -top on a 1M-sample profile against go tool pprof (tool_bench.py; ~1.5 min)
+tool_args="--pairs ${BENCH_PAIRS:-3}"
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+  tool_args="--pairs 1 --samples 100000 --functions 10000"
+fi
+# shellcheck disable=SC2086
+python3 "$here/tool_bench.py" --build "$B" $tool_args --md "$B/bench/tool.md" >/dev/null
 { cat "$B/bench/cpu.md"; echo; cat "$B/bench/startup.md"; } >>"$out"
 { echo; cat "$B/bench/heap.md"; } >>"$out"
+{ echo; cat "$B/bench/tool.md"; } >>"$out"
 cat "$out"

@@ -12,6 +12,7 @@ libdw-dev        symbolization and unwind tables (elfutils)
 libelf-dev       reading ELF files (elfutils)
 libmicrohttpd-dev the /debug/pprof HTTP server
 zlib1g-dev       gzip for profile.proto
+libpcre2-dev     Go-compatible regular expressions in the cprof command (-focus, -list=...)
 g++              C++ test programs (exceptions while sampling)
 golang-go        go tool pprof, the independent referee in tests
 curl             fetching profiles over HTTP in tests and the demo
