@@ -1,0 +1,416 @@
+/*
+ * maps.c — the memory map that ends a legacy profile, read and applied as pprof's ParseMemoryMap
+ * does.
+ *
+ * Each line after the sentinel may be a mapping, in one of two shapes: /proc/self/maps
+ * ("start-limit perms offset dev inode path") or pprof's "brief" form ("start-limit [perms] [path]
+ * [(@offset)] [build id]", which is what libcprof writes). Before matching, a glog prefix
+ * ("I0102 10:00:00.000 file.cc:12] ") is cut, and "$name" is replaced by value for every earlier
+ * line "name = value" that was not a mapping. Lines with permissions but no 'x' are not code and
+ * are skipped; lines that match neither shape are ignored.
+ *
+ * Then, as pprof does (massageMappings, remapLocationIDs, remapMappingIDs):
+ *  - adjacent mappings of the same file (and build id, and contiguous offsets) are merged;
+ *  - the first mapping that looks like the main binary (a file name that is not a shared library
+ *    and not "[vdso]"-like) moves to the front;
+ *  - locations are renumbered in order of first use by the samples; unused ones go;
+ *  - a leading "/anon_hugepage" mapping right before the next one is dropped, and a first mapping
+ *    that would start at 0x400000 without its offset is made to;
+ *  - each location gets the first mapping that holds its address; failing that, one whose start
+ *    minus offset would hold it, which is then extended down; failing that, a fake mapping of the
+ *    whole address space, created once and appended (so later locations find it first).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "format/legacy.h"
+
+/* The patterns of the two shapes (pprof's procMapsRE and briefMapsRE) and of a glog prefix. */
+#define HEX "([[:xdigit:]]+)"
+#define RANGE "^\\s*(?:0x)?" HEX "[\\s-]?\\s*(?:0x)?" HEX ":?(?:\\s+([-rwxp]+))?"
+static const char proc_pattern[] = RANGE "(?:\\s+" HEX ")?\\s+[[:xdigit:]]+:[[:xdigit:]]+"
+                                         "\\s+[[:digit:]]+(?:\\s+(\\S+))?";
+static const char brief_pattern[] = RANGE "(?:\\s+(\\S+))?(?:\\s+\\(@" HEX "\\))?(?:\\s+" HEX ")?";
+static const char glog_pattern[] = "^[^\\[\\]]+:[0-9]+\\]\\s";
+
+/* Most trie steps the attribute substitution may take in one map (a guard against inputs built to
+ * make it quadratic). */
+#define SUBST_BUDGET ((size_t)1 << 26)
+
+/* ------------------------------------------------------------ attributes --------------------- */
+
+/*
+ * The "$name" -> value substitutions, as strings.Replacer applies them: scanning left to right,
+ * at each position the earliest-defined key that starts there is replaced. Keys live in a trie
+ * (children as sibling lists) whose nodes know the earliest key ending at them.
+ */
+typedef struct trie_node {
+  uint32_t child, sibling; /* node indexes, 0 = none (node 0 is the root) */
+  uint32_t key;            /* attribute index + 1 of the earliest key ending here, or 0 */
+  unsigned char byte;
+} trie_node_t;
+
+typedef struct subst {
+  trie_node_t *node;
+  size_t nnode, node_cap;
+  char **value;
+  size_t nvalue, value_cap;
+  char *out; /* the substituted line */
+  size_t out_cap;
+  size_t steps;
+} subst_t;
+
+static void subst_free(subst_t *a) {
+  for (size_t i = 0; i < a->nvalue; i++)
+    free(a->value[i]);
+  free(a->value);
+  free(a->node);
+  free(a->out);
+}
+
+static int64_t trie_child(subst_t *a, uint32_t n, unsigned char b, bool create) {
+  uint32_t c = a->node[n].child;
+  for (; c; c = a->node[c].sibling) {
+    a->steps++;
+    if (a->node[c].byte == b)
+      return c;
+  }
+  if (!create)
+    return 0;
+  if (a->nnode == a->node_cap) {
+    size_t cap = a->node_cap * 2;
+    trie_node_t *t = cap < UINT32_MAX ? realloc(a->node, cap * sizeof *t) : NULL;
+    if (!t)
+      return -1;
+    a->node = t;
+    a->node_cap = cap;
+  }
+  uint32_t k = (uint32_t)a->nnode++;
+  a->node[k] = (trie_node_t){.sibling = a->node[n].child, .byte = b};
+  a->node[n].child = k;
+  return k;
+}
+
+/* Adds "$" + key -> value; 0 or -ENOMEM. */
+static int subst_add(subst_t *a, lg_str_t key, lg_str_t value) {
+  if (!a->node) {
+    if (!(a->node = calloc(64, sizeof *a->node)))
+      return -ENOMEM;
+    a->node_cap = 64;
+    a->nnode = 1;
+  }
+  char *v = malloc(value.n + 1);
+  if (!v)
+    return -ENOMEM;
+  memcpy(v, value.s, value.n);
+  v[value.n] = '\0';
+  if (a->nvalue == a->value_cap) {
+    size_t cap = a->value_cap ? a->value_cap * 2 : 16;
+    char **t = realloc(a->value, cap * sizeof *t);
+    if (!t) {
+      free(v);
+      return -ENOMEM;
+    }
+    a->value = t;
+    a->value_cap = cap;
+  }
+  a->value[a->nvalue++] = v;
+  int64_t n = trie_child(a, 0, '$', true);
+  for (size_t i = 0; n > 0 && i < key.n; i++)
+    n = trie_child(a, (uint32_t)n, (unsigned char)key.s[i], true);
+  if (n <= 0)
+    return -ENOMEM;
+  if (!a->node[n].key)
+    a->node[n].key = (uint32_t)a->nvalue; /* the first definition wins */
+  return 0;
+}
+
+static int out_put(subst_t *a, size_t *len, const char *s, size_t n) {
+  if (a->out_cap - *len < n) {
+    size_t cap = a->out_cap ? a->out_cap : 256;
+    while (cap - *len < n)
+      cap *= 2;
+    char *o = realloc(a->out, cap);
+    if (!o)
+      return -ENOMEM;
+    a->out = o;
+    a->out_cap = cap;
+  }
+  memcpy(a->out + *len, s, n);
+  *len += n;
+  return 0;
+}
+
+/* Replaces the attributes in line (into a->out when anything was defined); -E2BIG past budget. */
+static int subst_apply(subst_t *a, lg_str_t *line) {
+  if (a->nvalue == 0)
+    return 0;
+  size_t len = 0;
+  for (size_t i = 0; i < line->n;) {
+    uint32_t n = 0, best = 0;
+    size_t best_len = 0;
+    for (size_t j = i; j < line->n; j++) {
+      int64_t c = trie_child(a, n, (unsigned char)line->s[j], false);
+      if (c <= 0)
+        break;
+      n = (uint32_t)c;
+      if (a->node[n].key && (!best || a->node[n].key < best))
+        best = a->node[n].key, best_len = j + 1 - i;
+    }
+    if (a->steps > SUBST_BUDGET)
+      return -E2BIG;
+    int rc = best ? out_put(a, &len, a->value[best - 1], strlen(a->value[best - 1]))
+                  : out_put(a, &len, line->s + i, 1);
+    if (rc < 0)
+      return rc;
+    i += best ? best_len : 1;
+  }
+  line->s = a->out ? a->out : "";
+  line->n = len;
+  return 0;
+}
+
+/* ------------------------------------------------------------ map lines ---------------------- */
+
+typedef struct maprx {
+  rx_t proc, brief, glog;
+} maprx_t;
+
+/*
+ * 1 when a mapping was added, 0 when the line is a mapping but not code, 2 when it is not a
+ * mapping (pprof's errUnrecognized: only then may it define an attribute), -ENOMEM.
+ */
+static int map_line(lg_t *g, const maprx_t *r, lg_str_t line) {
+  size_t cap[2 * RX_MAX_GROUPS];
+  lg_str_t start = {"", 0}, limit = start, perm = start, file = start, off = start, bid = start;
+  int m = lg_find(g, &r->proc, line, cap);
+  if (m == 1) {
+    start = lg_group(line, cap, 1), limit = lg_group(line, cap, 2), perm = lg_group(line, cap, 3);
+    off = lg_group(line, cap, 4), file = lg_group(line, cap, 5);
+  } else if (m == 0 && (m = lg_find(g, &r->brief, line, cap)) == 1) {
+    start = lg_group(line, cap, 1), limit = lg_group(line, cap, 2), perm = lg_group(line, cap, 3);
+    file = lg_group(line, cap, 4), off = lg_group(line, cap, 5), bid = lg_group(line, cap, 6);
+  }
+  if (m <= 0)
+    return m == 0 ? 2 : m;
+  if (perm.n && !memchr(perm.s, 'x', perm.n))
+    return 0; /* not code */
+  uint64_t s, l, o = 0;
+  if (go_parse_uint(start, 16, &s) < 0 || go_parse_uint(limit, 16, &l) < 0 ||
+      (off.n && go_parse_uint(off, 16, &o) < 0))
+    return 2;
+  lg_map_t *mp = lg_map_add(g, file, bid);
+  if (!mp)
+    return -ENOMEM;
+  mp->start = s, mp->limit = l, mp->offset = o;
+  return 1;
+}
+
+/* Reads the mapping lines; 0 or a negative errno. */
+static int read_lines(lg_t *g, lg_scan_t *s, const maprx_t *r, subst_t *a) {
+  size_t cap[2 * RX_MAX_GROUPS];
+  while (lg_scan_next(s)) {
+    lg_str_t line = {s->line, s->line_len};
+    int rc = lg_find(g, &r->glog, line, cap);
+    if (rc < 0)
+      return rc;
+    if (rc == 1)
+      line.s += cap[1], line.n -= cap[1];
+    if ((rc = subst_apply(a, &line)) < 0)
+      return rc == -E2BIG
+                 ? lg_fail(g, -EINVAL, "memory map, line %zu: too many substitutions", s->lineno)
+                 : lg_fail(g, rc, "out of memory");
+    if ((rc = map_line(g, r, line)) < 0)
+      return rc;
+    const char *eq = rc == 2 ? memchr(line.s, '=', line.n) : NULL;
+    if (eq) {
+      lg_str_t key = go_trim_space((lg_str_t){line.s, (size_t)(eq - line.s)});
+      lg_str_t val = go_trim_space((lg_str_t){eq + 1, line.n - (size_t)(eq + 1 - line.s)});
+      if (subst_add(a, key, val) < 0)
+        return lg_fail(g, -ENOMEM, "out of memory");
+    }
+  }
+  if (s->too_long)
+    return lg_fail(g, -EINVAL, "line %zu is longer than %d bytes", s->lineno, LG_MAX_LINE);
+  return 0;
+}
+
+/* ------------------------------------------------------------ applying ----------------------- */
+
+/* pprof's adjacent(): the second mapping continues the first. */
+static bool adjacent(const lg_map_t *a, const lg_map_t *b) {
+  if (a->file[0] && b->file[0] && strcmp(a->file, b->file) != 0)
+    return false;
+  if (a->build_id[0] && b->build_id[0] && strcmp(a->build_id, b->build_id) != 0)
+    return false;
+  if (a->limit != b->start)
+    return false;
+  return !(a->offset && b->offset && a->offset + (a->limit - a->start) != b->offset);
+}
+
+static void map_drop(lg_t *g, size_t i) {
+  free(g->map[i].file);
+  free(g->map[i].build_id);
+  memmove(&g->map[i], &g->map[i + 1], (g->nmap - i - 1) * sizeof *g->map);
+  g->nmap--;
+}
+
+static void merge_adjacent(lg_t *g) {
+  size_t kept = g->nmap ? 1 : 0;
+  for (size_t i = 1; i < g->nmap; i++) {
+    lg_map_t *last = &g->map[kept - 1], *m = &g->map[i];
+    if (adjacent(last, m)) {
+      last->limit = m->limit;
+      if (m->file[0]) {
+        free(last->file);
+        last->file = m->file, m->file = NULL;
+      }
+      if (m->build_id[0]) {
+        free(last->build_id);
+        last->build_id = m->build_id, m->build_id = NULL;
+      }
+      free(m->file);
+      free(m->build_id);
+      continue;
+    }
+    g->map[kept++] = *m;
+  }
+  g->nmap = kept;
+}
+
+/* pprof's libRx: ".so" at the end, or ".so" then '.' or '_' then a digit anywhere. */
+static bool is_library(const char *f, size_t n) {
+  for (size_t i = 0; i + 3 <= n; i++) {
+    if (memcmp(f + i, ".so", 3) != 0)
+      continue;
+    if (i + 3 == n ||
+        (i + 5 <= n && (f[i + 3] == '.' || f[i + 3] == '_') && f[i + 4] >= '0' && f[i + 4] <= '9'))
+      return true;
+  }
+  return false;
+}
+
+/* Moves the first mapping that looks like the main binary to the front. */
+static int main_first(lg_t *g) {
+  for (size_t i = 0; i < g->nmap; i++) {
+    const char *f = g->map[i].file;
+    size_t n = strlen(f), k = 0;
+    char *c = malloc(n + 1);
+    if (!c)
+      return -ENOMEM;
+    for (size_t j = 0; j < n;) /* without every "(deleted)" */
+      if (strncmp(f + j, "(deleted)", 9) == 0)
+        j += 9;
+      else
+        c[k++] = f[j++];
+    lg_str_t t = go_trim_space((lg_str_t){c, k});
+    bool main = t.n && !is_library(t.s, t.n) && t.s[0] != '[';
+    free(c);
+    if (main) {
+      lg_map_t tmp = g->map[0];
+      g->map[0] = g->map[i];
+      g->map[i] = tmp;
+      break;
+    }
+  }
+  return 0;
+}
+
+/* Locations in order of first use by the samples, unused ones dropped. */
+static int renumber_locations(lg_t *g) {
+  uint32_t *to = malloc((g->nloc ? g->nloc : 1) * sizeof *to);
+  lg_loc_t *loc = malloc((g->nloc ? g->nloc : 1) * sizeof *loc);
+  if (!to || !loc) {
+    free(to);
+    free(loc);
+    return -ENOMEM;
+  }
+  memset(to, 0xff, g->nloc * sizeof *to);
+  size_t n = 0;
+  for (size_t i = 0; i < g->nstk; i++) {
+    uint32_t li = g->stk[i];
+    if (to[li] == UINT32_MAX) {
+      to[li] = (uint32_t)n;
+      loc[n++] = g->loc[li];
+    }
+    g->stk[i] = to[li];
+  }
+  free(to);
+  free(g->loc);
+  g->loc = loc;
+  g->loc_cap = g->nloc ? g->nloc : 1;
+  g->nloc = n;
+  free(g->slot); /* the address index is stale; lg_loc rebuilds it */
+  g->slot = NULL;
+  g->nslot = 0;
+  return 0;
+}
+
+static int assign_mappings(lg_t *g) {
+  if (g->nmap > 1 && strncmp(g->map[0].file, "/anon_hugepage", 14) == 0 &&
+      g->map[0].limit == g->map[1].start)
+    map_drop(g, 0);
+  if (g->nmap > 0 && g->map[0].start - g->map[0].offset == 0x400000) {
+    g->map[0].start = 0x400000;
+    g->map[0].offset = 0;
+  }
+  size_t fake = 0; /* index + 1 */
+  for (size_t i = 0; i < g->nloc; i++) {
+    lg_loc_t *l = &g->loc[i];
+    uint64_t a = l->addr;
+    if (l->map || a == 0)
+      continue;
+    for (size_t k = 0; k < g->nmap && !l->map; k++)
+      if (g->map[k].start <= a && a < g->map[k].limit)
+        l->map = (uint32_t)(k + 1);
+    for (size_t k = 0; k < g->nmap && !l->map; k++) {
+      lg_map_t *m = &g->map[k];
+      if (m->offset && m->start - m->offset <= a && a < m->start) {
+        m->start -= m->offset;
+        m->offset = 0;
+        l->map = (uint32_t)(k + 1);
+      }
+    }
+    if (l->map)
+      continue;
+    if (!fake) {
+      lg_map_t *m = lg_map_add(g, (lg_str_t){"", 0}, (lg_str_t){"", 0});
+      if (!m)
+        return -ENOMEM;
+      m->limit = UINT64_MAX;
+      fake = g->nmap;
+    }
+    l->map = (uint32_t)fake;
+  }
+  return 0;
+}
+
+int lg_maps_read(lg_t *g, lg_scan_t *s) {
+  maprx_t *r = malloc(sizeof *r);
+  subst_t a = {0};
+  if (!r)
+    return lg_fail(g, -ENOMEM, "out of memory");
+  int rc = 0;
+  if (rx_compile(&r->proc, proc_pattern) < 0 || rx_compile(&r->brief, brief_pattern) < 0 ||
+      rx_compile(&r->glog, glog_pattern) < 0)
+    rc = lg_fail(g, -EINVAL, "internal error: bad memory-map pattern");
+  if (rc == 0)
+    rc = read_lines(g, s, r, &a);
+  free(r);
+  subst_free(&a);
+  if (rc < 0)
+    return rc;
+  merge_adjacent(g);
+  if (main_first(g) < 0 || renumber_locations(g) < 0 || assign_mappings(g) < 0)
+    return lg_fail(g, -ENOMEM, "out of memory");
+  return 0;
+}
+
+int lg_maps_after_sentinel(lg_t *g, lg_scan_t *s) {
+  while (!lg_is_map_sentinel((lg_str_t){s->line, s->line_len}) && lg_scan_next(s))
+    ;
+  if (s->too_long)
+    return lg_fail(g, -EINVAL, "line %zu is longer than %d bytes", s->lineno, LG_MAX_LINE);
+  return lg_maps_read(g, s);
+}
