@@ -344,7 +344,7 @@ lg_map_t *lg_map_add(lg_t *g, lg_str_t file, lg_str_t build_id) {
     return NULL;
   }
   lg_map_t *m = &g->map[g->nmap++];
-  *m = (lg_map_t){.file = f, .build_id = b};
+  *m = (lg_map_t){.file = f, .build_id = b, .file_len = file.n, .build_id_len = build_id.n};
   return m;
 }
 
@@ -518,7 +518,8 @@ static int set_frames(const lg_t *g, prof_t *p) {
 static int finish_tables(const lg_t *g, prof_t *p) {
   for (size_t i = 0; i < g->nmap; i++) {
     const lg_map_t *m = &g->map[i];
-    int64_t f = prof_intern(p, m->file), b = prof_intern(p, m->build_id);
+    int64_t f = prof_intern_len(p, m->file, m->file_len);
+    int64_t b = prof_intern_len(p, m->build_id, m->build_id_len);
     prof_mapping_t *pm = f < 0 || b < 0 ? NULL : prof_add_mapping(p);
     if (!pm)
       return -ENOMEM;

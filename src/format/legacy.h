@@ -100,7 +100,8 @@ typedef struct lg_sample {
 
 typedef struct lg_map {
   uint64_t start, limit, offset;
-  char *file, *build_id; /* malloc'd, NUL-terminated */
+  char *file, *build_id; /* malloc'd, NUL-terminated, but may hold NUL bytes: use the lengths */
+  size_t file_len, build_id_len;
 } lg_map_t;
 
 typedef struct lg {

@@ -54,7 +54,7 @@ typedef struct trie_node {
 typedef struct subst {
   trie_node_t *node;
   size_t nnode, node_cap;
-  char **value;
+  lg_str_t *value; /* malloc'd bytes */
   size_t nvalue, value_cap;
   char *out; /* the substituted line */
   size_t out_cap;
@@ -63,7 +63,7 @@ typedef struct subst {
 
 static void subst_free(subst_t *a) {
   for (size_t i = 0; i < a->nvalue; i++)
-    free(a->value[i]);
+    free((char *)a->value[i].s);
   free(a->value);
   free(a->node);
   free(a->out);
@@ -104,10 +104,9 @@ static int subst_add(subst_t *a, lg_str_t key, lg_str_t value) {
   if (!v)
     return -ENOMEM;
   memcpy(v, value.s, value.n);
-  v[value.n] = '\0';
   if (a->nvalue == a->value_cap) {
     size_t cap = a->value_cap ? a->value_cap * 2 : 16;
-    char **t = realloc(a->value, cap * sizeof *t);
+    lg_str_t *t = realloc(a->value, cap * sizeof *t);
     if (!t) {
       free(v);
       return -ENOMEM;
@@ -115,7 +114,7 @@ static int subst_add(subst_t *a, lg_str_t key, lg_str_t value) {
     a->value = t;
     a->value_cap = cap;
   }
-  a->value[a->nvalue++] = v;
+  a->value[a->nvalue++] = (lg_str_t){v, value.n};
   int64_t n = trie_child(a, 0, '$', true);
   for (size_t i = 0; n > 0 && i < key.n; i++)
     n = trie_child(a, (uint32_t)n, (unsigned char)key.s[i], true);
@@ -160,7 +159,7 @@ static int subst_apply(subst_t *a, lg_str_t *line) {
     }
     if (a->steps > SUBST_BUDGET)
       return -E2BIG;
-    int rc = best ? out_put(a, &len, a->value[best - 1], strlen(a->value[best - 1]))
+    int rc = best ? out_put(a, &len, a->value[best - 1].s, a->value[best - 1].n)
                   : out_put(a, &len, line->s + i, 1);
     if (rc < 0)
       return rc;
@@ -240,9 +239,11 @@ static int read_lines(lg_t *g, lg_scan_t *s, const maprx_t *r, subst_t *a) {
 
 /* pprof's adjacent(): the second mapping continues the first. */
 static bool adjacent(const lg_map_t *a, const lg_map_t *b) {
-  if (a->file[0] && b->file[0] && strcmp(a->file, b->file) != 0)
+  lg_str_t af = {a->file, a->file_len}, bf = {b->file, b->file_len};
+  lg_str_t ab = {a->build_id, a->build_id_len}, bb = {b->build_id, b->build_id_len};
+  if (af.n && bf.n && !go_str_eq(af, bf))
     return false;
-  if (a->build_id[0] && b->build_id[0] && strcmp(a->build_id, b->build_id) != 0)
+  if (ab.n && bb.n && !go_str_eq(ab, bb))
     return false;
   if (a->limit != b->start)
     return false;
@@ -262,13 +263,13 @@ static void merge_adjacent(lg_t *g) {
     lg_map_t *last = &g->map[kept - 1], *m = &g->map[i];
     if (adjacent(last, m)) {
       last->limit = m->limit;
-      if (m->file[0]) {
+      if (m->file_len) {
         free(last->file);
-        last->file = m->file, m->file = NULL;
+        last->file = m->file, last->file_len = m->file_len, m->file = NULL;
       }
-      if (m->build_id[0]) {
+      if (m->build_id_len) {
         free(last->build_id);
-        last->build_id = m->build_id, m->build_id = NULL;
+        last->build_id = m->build_id, last->build_id_len = m->build_id_len, m->build_id = NULL;
       }
       free(m->file);
       free(m->build_id);
@@ -295,12 +296,12 @@ static bool is_library(const char *f, size_t n) {
 static int main_first(lg_t *g) {
   for (size_t i = 0; i < g->nmap; i++) {
     const char *f = g->map[i].file;
-    size_t n = strlen(f), k = 0;
+    size_t n = g->map[i].file_len, k = 0;
     char *c = malloc(n + 1);
     if (!c)
       return -ENOMEM;
     for (size_t j = 0; j < n;) /* without every "(deleted)" */
-      if (strncmp(f + j, "(deleted)", 9) == 0)
+      if (n - j >= 9 && memcmp(f + j, "(deleted)", 9) == 0)
         j += 9;
       else
         c[k++] = f[j++];
@@ -348,7 +349,8 @@ static int renumber_locations(lg_t *g) {
 }
 
 static int assign_mappings(lg_t *g) {
-  if (g->nmap > 1 && strncmp(g->map[0].file, "/anon_hugepage", 14) == 0 &&
+  if (g->nmap > 1 &&
+      go_has_prefix((lg_str_t){g->map[0].file, g->map[0].file_len}, "/anon_hugepage") &&
       g->map[0].limit == g->map[1].start)
     map_drop(g, 0);
   if (g->nmap > 0 && g->map[0].start - g->map[0].offset == 0x400000) {
