@@ -14,6 +14,7 @@
  * ids are positions + 1, with the frame-dropping expressions pprof attaches to legacy profiles.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -359,8 +360,21 @@ void lg_drop_duplicate_leaf(lg_t *g) {
   }
 }
 
-int lg_find(lg_t *g, const rx_t *rx, lg_str_t line, size_t *cap) {
-  int r = rx_find(rx, &g->rx, line.s, line.n, cap);
+static pthread_mutex_t rx_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int lg_find(lg_t *g, lg_rx_t *rx, lg_str_t line, size_t *cap) {
+  int state = __atomic_load_n(&rx->state, __ATOMIC_ACQUIRE);
+  if (state == 0) {
+    pthread_mutex_lock(&rx_lock);
+    if ((state = rx->state) == 0) {
+      state = rx_compile(&rx->rx, rx->pattern) < 0 ? -1 : 1;
+      __atomic_store_n(&rx->state, state, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&rx_lock);
+  }
+  if (state < 0)
+    return lg_fail(g, -EINVAL, "internal error: bad pattern %s", rx->pattern);
+  int r = rx_find(&rx->rx, &g->rx, line.s, line.n, cap);
   if (r < 0)
     lg_fail(g, r, "out of memory");
   return r;

@@ -155,8 +155,21 @@ void lg_drop_duplicate_leaf(lg_t *g);
 /* The finished profile, with the drop/keep frame expressions pprof gives legacy profiles. */
 int lg_finish(lg_t *g, prof_t **out);
 
-/* Runs rx over a line; 1 with cap filled, 0, or -ENOMEM (reported into g's error). */
-int lg_find(lg_t *g, const rx_t *rx, lg_str_t line, size_t *cap);
+/*
+ * A pattern compiled on its first use and then shared by every parse (the compiling is guarded by
+ * a lock, so parses in several threads are safe). Define one as
+ * `static lg_rx_t name = LG_RX("pattern");`.
+ */
+typedef struct lg_rx {
+  const char *pattern;
+  int state; /* 0 not compiled yet, 1 compiled, -1 bad pattern; read with acquire */
+  rx_t rx;
+} lg_rx_t;
+#define LG_RX(p)                                                                                   \
+  { .pattern = (p) }
+
+/* Runs the pattern over a line; 1 with cap filled, 0, or a negative errno reported into g. */
+int lg_find(lg_t *g, lg_rx_t *rx, lg_str_t line, size_t *cap);
 
 /* Group k of the last lg_find on line ("" when unset). */
 lg_str_t lg_group(lg_str_t line, const size_t *cap, int k);

@@ -37,26 +37,21 @@
 #include "format/legacy.h"
 
 #define HEAP_COUNTS "heap profile: *(\\d+): *(\\d+) *\\[ *(\\d+): *(\\d+) *\\]"
-static const char heap_header_pattern[] = HEAP_COUNTS " *@ *(heap[_a-z0-9]*)/?(\\d*)";
-static const char growth_header_pattern[] = HEAP_COUNTS " @ growthz?";
-static const char frag_header_pattern[] = HEAP_COUNTS " @ fragmentationz?";
-static const char heap_sample_pattern[] =
-    "(-?\\d+): *(-?\\d+) *\\[ *(\\d+): *(\\d+) *\\] @([ x0-9a-f]*)";
-static const char count_header_pattern[] = "^(\\S+) profile: total \\d+$";
-static const char count_sample_pattern[] = "^(\\d+) @(( 0x[0-9a-f]+)+)$";
-static const char threadz_pattern[] = "--- threadz \\d+ ---";
-static const char thread_pattern[] =
-    "--- Thread ([[:xdigit:]]+) \\(name: (.*)/(\\d+)\\) stack: ---";
-static const char contention_sample_pattern[] = "(\\d+) *(\\d+) @([ x0-9a-f]*)";
+static lg_rx_t heap_header_rx = LG_RX(HEAP_COUNTS " *@ *(heap[_a-z0-9]*)/?(\\d*)");
+static lg_rx_t growth_header_rx = LG_RX(HEAP_COUNTS " @ growthz?");
+static lg_rx_t frag_header_rx = LG_RX(HEAP_COUNTS " @ fragmentationz?");
+static lg_rx_t heap_sample_rx =
+    LG_RX("(-?\\d+): *(-?\\d+) *\\[ *(\\d+): *(\\d+) *\\] @([ x0-9a-f]*)");
+static lg_rx_t count_header_rx = LG_RX("^(\\S+) profile: total \\d+$");
+static lg_rx_t count_sample_rx = LG_RX("^(\\d+) @(( 0x[0-9a-f]+)+)$");
+static lg_rx_t threadz_rx = LG_RX("--- threadz \\d+ ---");
+static lg_rx_t thread_rx = LG_RX("--- Thread ([[:xdigit:]]+) \\(name: (.*)/(\\d+)\\) stack: ---");
+static lg_rx_t contention_sample_rx = LG_RX("(\\d+) *(\\d+) @([ x0-9a-f]*)");
 
 static lg_str_t cur(const lg_scan_t *s) { return (lg_str_t){s->line, s->line_len}; }
 
 static int too_long(lg_t *g, const lg_scan_t *s) {
   return lg_fail(g, -EINVAL, "line %zu is longer than %d bytes", s->lineno, LG_MAX_LINE);
-}
-
-static int compile(lg_t *g, rx_t *rx, const char *pat) {
-  return rx_compile(rx, pat) < 0 ? lg_fail(g, -EINVAL, "internal error: bad pattern %s", pat) : 0;
 }
 
 /* Quotes at most 60 bytes of a line for an error message. */
@@ -114,7 +109,6 @@ static lg_sample_t *add_sample(lg_t *g, const int64_t *v, size_t nv, const addrs
 /* ------------------------------------------------------------------ heap -------------------- */
 
 typedef struct heap {
-  rx_t header, growth, frag, sample;
   bool v2, has_alloc;
   addrs_t addrs;
 } heap_t;
@@ -177,7 +171,7 @@ static int heap_pair(lg_t *g, const heap_t *h, lg_str_t cs, lg_str_t ss, const c
 
 static int heap_sample(lg_t *g, heap_t *h, lg_str_t line, size_t lineno) {
   size_t cap[2 * RX_MAX_GROUPS];
-  int r = lg_find(g, &h->sample, line, cap);
+  int r = lg_find(g, &heap_sample_rx, line, cap);
   if (r <= 0)
     return r < 0 ? r
                  : lg_fail(g, -EINVAL, "heap profile, line %zu: not a sample: \"%.*s\"", lineno,
@@ -209,13 +203,13 @@ static int heap_body(lg_t *g, heap_t *h, lg_scan_t *s) {
   size_t cap[2 * RX_MAX_GROUPS];
   lg_str_t line = cur(s);
   g->period_type[0] = "space", g->period_type[1] = "bytes";
-  int r = lg_find(g, &h->header, line, cap);
+  int r = lg_find(g, &heap_header_rx, line, cap);
   if (r == 1) {
     if ((r = heap_header(g, h, line, cap)) != 0)
       return r;
   } else if (r == 0) {
-    if ((r = lg_find(g, &h->growth, line, cap)) == 0)
-      r = lg_find(g, &h->frag, line, cap);
+    if ((r = lg_find(g, &growth_header_rx, line, cap)) == 0)
+      r = lg_find(g, &frag_header_rx, line, cap);
     if (r == 0)
       return LG_UNRECOGNIZED;
     g->period = 1; /* growthz, fragmentationz */
@@ -253,15 +247,7 @@ int lg_parse_heap(lg_t *g, const char *data, size_t len) {
   heap_t *h = calloc(1, sizeof *h);
   if (!h)
     return lg_fail(g, -ENOMEM, "out of memory");
-  int rc = compile(g, &h->header, heap_header_pattern);
-  if (rc == 0)
-    rc = compile(g, &h->growth, growth_header_pattern);
-  if (rc == 0)
-    rc = compile(g, &h->frag, frag_header_pattern);
-  if (rc == 0)
-    rc = compile(g, &h->sample, heap_sample_pattern);
-  if (rc == 0)
-    rc = heap_body(g, h, &s);
+  int rc = heap_body(g, h, &s);
   free(h->addrs.a);
   free(h);
   return rc;
@@ -270,13 +256,12 @@ int lg_parse_heap(lg_t *g, const char *data, size_t len) {
 /* ------------------------------------------------------------------ count ------------------- */
 
 typedef struct count {
-  rx_t header, sample;
   addrs_t addrs;
 } count_t;
 
 static int count_sample(lg_t *g, count_t *c, lg_str_t line, size_t lineno) {
   size_t cap[2 * RX_MAX_GROUPS];
-  int r = lg_find(g, &c->sample, line, cap);
+  int r = lg_find(g, &count_sample_rx, line, cap);
   if (r < 0)
     return r;
   int64_t n;
@@ -298,7 +283,7 @@ static int count_body(lg_t *g, count_t *c, lg_scan_t *s) {
   if (s->too_long)
     return too_long(g, s);
   lg_str_t line = cur(s);
-  int r = lg_find(g, &c->header, line, cap);
+  int r = lg_find(g, &count_header_rx, line, cap);
   if (r <= 0)
     return r < 0 ? r : LG_UNRECOGNIZED;
   lg_str_t type = lg_group(line, cap, 1);
@@ -328,11 +313,7 @@ int lg_parse_count(lg_t *g, const char *data, size_t len) {
   count_t *c = calloc(1, sizeof *c);
   if (!c)
     return lg_fail(g, -ENOMEM, "out of memory");
-  int rc = compile(g, &c->header, count_header_pattern);
-  if (rc == 0)
-    rc = compile(g, &c->sample, count_sample_pattern);
-  if (rc == 0)
-    rc = count_body(g, c, &s);
+  int rc = count_body(g, c, &s);
   free(c->addrs.a);
   free(c);
   return rc;
@@ -341,7 +322,6 @@ int lg_parse_count(lg_t *g, const char *data, size_t len) {
 /* ------------------------------------------------------------------ threadz ----------------- */
 
 typedef struct thread {
-  rx_t threadz, start;
   addrs_t addrs;
 } thread_t;
 
@@ -382,14 +362,14 @@ static int thread_body(lg_t *g, thread_t *t, lg_scan_t *s) {
   while (lg_scan_next(s) && go_space_or_comment(cur(s)))
     ;
   lg_str_t line = cur(s);
-  int r = lg_find(g, &t->threadz, line, cap);
+  int r = lg_find(g, &threadz_rx, line, cap);
   if (r == 1) {
     while (lg_scan_next(s)) {
       line = cur(s);
       if (lg_is_map_sentinel(line) || go_has_prefix(line, "-"))
         break;
     }
-  } else if (r == 0 && (r = lg_find(g, &t->start, line, cap)) == 0) {
+  } else if (r == 0 && (r = lg_find(g, &thread_rx, line, cap)) == 0) {
     return LG_UNRECOGNIZED;
   }
   if (r < 0)
@@ -401,7 +381,7 @@ static int thread_body(lg_t *g, thread_t *t, lg_scan_t *s) {
   while (!lg_is_map_sentinel(line)) {
     if (go_has_prefix(line, "---- no stack trace for"))
       break;
-    if ((r = lg_find(g, &t->start, line, cap)) <= 0)
+    if ((r = lg_find(g, &thread_rx, line, cap)) <= 0)
       return r < 0 ? r : LG_UNRECOGNIZED;
     if ((r = thread_stack(g, t, s, &line)) < 0)
       return r;
@@ -428,11 +408,7 @@ int lg_parse_thread(lg_t *g, const char *data, size_t len) {
   thread_t *t = calloc(1, sizeof *t);
   if (!t)
     return lg_fail(g, -ENOMEM, "out of memory");
-  int rc = compile(g, &t->threadz, threadz_pattern);
-  if (rc == 0)
-    rc = compile(g, &t->start, thread_pattern);
-  if (rc == 0)
-    rc = thread_body(g, t, &s);
+  int rc = thread_body(g, t, &s);
   free(t->addrs.a);
   free(t);
   return rc;
@@ -441,7 +417,6 @@ int lg_parse_thread(lg_t *g, const char *data, size_t len) {
 /* ------------------------------------------------------------------ contention -------------- */
 
 typedef struct contention {
-  rx_t sample;
   int64_t cpu_hz;
   addrs_t addrs;
 } contention_t;
@@ -468,7 +443,7 @@ static int contention_attr(lg_t *g, contention_t *c, lg_str_t key, lg_str_t val)
 /* pprof's parseContentionSample; 0, LG_UNRECOGNIZED when the line is not a sample, or an error. */
 static int contention_sample(lg_t *g, contention_t *c, lg_str_t line, size_t lineno) {
   size_t cap[2 * RX_MAX_GROUPS];
-  int r = lg_find(g, &c->sample, line, cap);
+  int r = lg_find(g, &contention_sample_rx, line, cap);
   if (r <= 0)
     return r < 0 ? r : LG_UNRECOGNIZED;
   int64_t delay, count;
@@ -540,9 +515,7 @@ int lg_parse_contention(lg_t *g, const char *data, size_t len) {
   contention_t *c = calloc(1, sizeof *c);
   if (!c)
     return lg_fail(g, -ENOMEM, "out of memory");
-  int rc = compile(g, &c->sample, contention_sample_pattern);
-  if (rc == 0)
-    rc = contention_body(g, c, &s);
+  int rc = contention_body(g, c, &s);
   free(c->addrs.a);
   free(c);
   return rc;

@@ -29,10 +29,10 @@
 /* The patterns of the two shapes (pprof's procMapsRE and briefMapsRE) and of a glog prefix. */
 #define HEX "([[:xdigit:]]+)"
 #define RANGE "^\\s*(?:0x)?" HEX "[\\s-]?\\s*(?:0x)?" HEX ":?(?:\\s+([-rwxp]+))?"
-static const char proc_pattern[] = RANGE "(?:\\s+" HEX ")?\\s+[[:xdigit:]]+:[[:xdigit:]]+"
-                                         "\\s+[[:digit:]]+(?:\\s+(\\S+))?";
-static const char brief_pattern[] = RANGE "(?:\\s+(\\S+))?(?:\\s+\\(@" HEX "\\))?(?:\\s+" HEX ")?";
-static const char glog_pattern[] = "^[^\\[\\]]+:[0-9]+\\]\\s";
+static lg_rx_t proc_rx = LG_RX(RANGE "(?:\\s+" HEX ")?\\s+[[:xdigit:]]+:[[:xdigit:]]+"
+                                     "\\s+[[:digit:]]+(?:\\s+(\\S+))?");
+static lg_rx_t brief_rx = LG_RX(RANGE "(?:\\s+(\\S+))?(?:\\s+\\(@" HEX "\\))?(?:\\s+" HEX ")?");
+static lg_rx_t glog_rx = LG_RX("^[^\\[\\]]+:[0-9]+\\]\\s");
 
 /* Most trie steps the attribute substitution may take in one map (a guard against inputs built to
  * make it quadratic). */
@@ -172,22 +172,18 @@ static int subst_apply(subst_t *a, lg_str_t *line) {
 
 /* ------------------------------------------------------------ map lines ---------------------- */
 
-typedef struct maprx {
-  rx_t proc, brief, glog;
-} maprx_t;
-
 /*
  * 1 when a mapping was added, 0 when the line is a mapping but not code, 2 when it is not a
  * mapping (pprof's errUnrecognized: only then may it define an attribute), -ENOMEM.
  */
-static int map_line(lg_t *g, const maprx_t *r, lg_str_t line) {
+static int map_line(lg_t *g, lg_str_t line) {
   size_t cap[2 * RX_MAX_GROUPS];
   lg_str_t start = {"", 0}, limit = start, perm = start, file = start, off = start, bid = start;
-  int m = lg_find(g, &r->proc, line, cap);
+  int m = lg_find(g, &proc_rx, line, cap);
   if (m == 1) {
     start = lg_group(line, cap, 1), limit = lg_group(line, cap, 2), perm = lg_group(line, cap, 3);
     off = lg_group(line, cap, 4), file = lg_group(line, cap, 5);
-  } else if (m == 0 && (m = lg_find(g, &r->brief, line, cap)) == 1) {
+  } else if (m == 0 && (m = lg_find(g, &brief_rx, line, cap)) == 1) {
     start = lg_group(line, cap, 1), limit = lg_group(line, cap, 2), perm = lg_group(line, cap, 3);
     file = lg_group(line, cap, 4), off = lg_group(line, cap, 5), bid = lg_group(line, cap, 6);
   }
@@ -207,11 +203,11 @@ static int map_line(lg_t *g, const maprx_t *r, lg_str_t line) {
 }
 
 /* Reads the mapping lines; 0 or a negative errno. */
-static int read_lines(lg_t *g, lg_scan_t *s, const maprx_t *r, subst_t *a) {
+static int read_lines(lg_t *g, lg_scan_t *s, subst_t *a) {
   size_t cap[2 * RX_MAX_GROUPS];
   while (lg_scan_next(s)) {
     lg_str_t line = {s->line, s->line_len};
-    int rc = lg_find(g, &r->glog, line, cap);
+    int rc = lg_find(g, &glog_rx, line, cap);
     if (rc < 0)
       return rc;
     if (rc == 1)
@@ -220,7 +216,7 @@ static int read_lines(lg_t *g, lg_scan_t *s, const maprx_t *r, subst_t *a) {
       return rc == -E2BIG
                  ? lg_fail(g, -EINVAL, "memory map, line %zu: too many substitutions", s->lineno)
                  : lg_fail(g, rc, "out of memory");
-    if ((rc = map_line(g, r, line)) < 0)
+    if ((rc = map_line(g, line)) < 0)
       return rc;
     const char *eq = rc == 2 ? memchr(line.s, '=', line.n) : NULL;
     if (eq) {
@@ -389,17 +385,8 @@ static int assign_mappings(lg_t *g) {
 }
 
 int lg_maps_read(lg_t *g, lg_scan_t *s) {
-  maprx_t *r = malloc(sizeof *r);
   subst_t a = {0};
-  if (!r)
-    return lg_fail(g, -ENOMEM, "out of memory");
-  int rc = 0;
-  if (rx_compile(&r->proc, proc_pattern) < 0 || rx_compile(&r->brief, brief_pattern) < 0 ||
-      rx_compile(&r->glog, glog_pattern) < 0)
-    rc = lg_fail(g, -EINVAL, "internal error: bad memory-map pattern");
-  if (rc == 0)
-    rc = read_lines(g, s, r, &a);
-  free(r);
+  int rc = read_lines(g, s, &a);
   subst_free(&a);
   if (rc < 0)
     return rc;

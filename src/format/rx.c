@@ -12,8 +12,11 @@
  * visited (instruction, position) pairs: reaching a pair again can only fail again, so each pair
  * runs once. The bitmap is not cleared between start positions, which keeps an unanchored search
  * linear too. Stack entries are pairs of words: a thread to resume (pc, position) or a capture
- * slot to restore when backtracking past the RX_SAVE that changed it.
+ * slot to restore when backtracking past the RX_SAVE that changed it. A pattern that starts with
+ * a literal (the program's first byte sets have one member each) is tried only where memmem finds
+ * that literal, as Go's matcher does with a literal prefix.
  */
+#define _GNU_SOURCE /* memmem */
 #include "format/rx.h"
 
 #include <errno.h>
@@ -309,6 +312,16 @@ int rx_compile(rx_t *rx, const char *pat) {
   inst_new(c, RX_MATCH, 0);
   int rc = c->bad ? -1 : 0;
   free(c);
+  for (int pc = 1; rc == 0 && pc < rx->ninst && rx->nprefix < (int)sizeof rx->prefix; pc++) {
+    const uint8_t *set = rx->set[rx->inst[pc].arg];
+    int members = 0, byte = 0;
+    for (int b = 0; rx->inst[pc].op == RX_SET && b < 256 && members < 2; b++)
+      if (set[b >> 3] >> (b & 7) & 1)
+        members++, byte = b;
+    if (members != 1)
+      break;
+    rx->prefix[rx->nprefix++] = (char)byte;
+  }
   return rc;
 }
 
@@ -387,6 +400,10 @@ static int run(const rx_t *rx, rx_scratch_t *sc, const char *s, size_t n, size_t
 }
 
 int rx_find(const rx_t *rx, rx_scratch_t *sc, const char *s, size_t n, size_t *cap) {
+  const char *hit = s;
+  size_t np = (size_t)rx->nprefix;
+  if (np && !rx->anchored && !(hit = memmem(s, n, rx->prefix, np)))
+    return 0; /* no start can match: spare the bitmap */
   size_t bits = (size_t)rx->ninst * (n + 1), words = bits / 64 + 1;
   if (n > SIZE_MAX / RX_MAX_INST - 1)
     return -ENOMEM;
@@ -400,7 +417,12 @@ int rx_find(const rx_t *rx, rx_scratch_t *sc, const char *s, size_t n, size_t *c
   memset(sc->visited, 0, words * sizeof *sc->visited);
   for (int i = 0; i < 2 * RX_MAX_GROUPS; i++)
     cap[i] = RX_UNSET;
-  for (size_t start = 0; start <= n; start++) {
+  for (size_t start = (size_t)(hit - s); start <= n; start++) {
+    if (np && !rx->anchored) { /* only where the literal prefix is */
+      if (!(hit = memmem(s + start, n - start, rx->prefix, np)))
+        break;
+      start = (size_t)(hit - s);
+    }
     int r = run(rx, sc, s, n, start, cap);
     if (r != 0)
       return r;

@@ -43,7 +43,9 @@ typedef struct rx {
   rx_inst_t inst[RX_MAX_INST];
   uint8_t set[RX_MAX_SETS][32]; /* 256-bit byte sets */
   int ninst, nsets, ngroups;
-  int anchored; /* starts with ^: try position 0 only */
+  int anchored;    /* starts with ^: try position 0 only */
+  char prefix[16]; /* the literal every match starts with, to find candidate starts fast */
+  int nprefix;
 } rx_t;
 
 /* Reusable working memory of the matcher: the visited bitmap and the backtracking stack. */
