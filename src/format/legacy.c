@@ -352,8 +352,8 @@ lg_map_t *lg_map_add(lg_t *g, lg_str_t file, lg_str_t build_id) {
 void lg_drop_duplicate_leaf(lg_t *g) {
   for (size_t i = 0; i < g->nsmp; i++) {
     lg_sample_t *s = &g->smp[i];
-    uint32_t *k = g->stk + s->off;
-    if (s->n > 1 && g->loc[k[0]].addr == g->loc[k[1]].addr + 1) {
+    uint32_t *k = s->n > 1 ? g->stk + s->off : NULL;
+    if (k && g->loc[k[0]].addr == g->loc[k[1]].addr + 1) {
       memmove(k + 1, k + 2, (s->n - 2) * sizeof *k);
       s->n--;
     }

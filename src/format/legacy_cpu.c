@@ -70,8 +70,8 @@ static int strip_handler_frames(lg_t *g) {
       continue;
     for (size_t i = 0; i < g->nsmp; i++) {
       lg_sample_t *s = &g->smp[i];
-      uint32_t *k = g->stk + s->off;
-      if (s->n > 1 && k[1] == found) {
+      uint32_t *k = s->n > 1 ? g->stk + s->off : NULL;
+      if (k && k[1] == found) {
         memmove(k + 1, k + 2, (s->n - 2) * sizeof *k);
         s->n--;
       }
