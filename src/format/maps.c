@@ -344,6 +344,163 @@ static int renumber_locations(lg_t *g) {
   return 0;
 }
 
+/* ------------------------------------------------------------ mapping index ------------------ */
+
+/*
+ * pprof finds a location's mapping by scanning the mappings in order, which a map of many lines
+ * and a profile of many addresses would make quadratic. The same answers come from an index: the
+ * breakpoints are every start, limit and start - offset (the start a mapping gets when a location
+ * below it takes it), and a segment tree over the ranges between them records, per node, the
+ * least mapping that covers the node's whole range ("held", extended when a mapping's start moves
+ * down) and the list of mappings whose gap below their start covers it ("gaps", least first, with
+ * a cursor that skips mappings whose gap was taken). The least mapping holding a point is the
+ * least one met on its path from the root.
+ */
+typedef struct mindex {
+  uint64_t *pt;                  /* sorted distinct breakpoints */
+  size_t npt, nseg;              /* nseg = npt - 1 ranges [pt[i], pt[i + 1]) */
+  uint32_t *held;                /* per node: least mapping index + 1 covering it, 0 for none */
+  uint32_t *goff, *gent, *ghead; /* per node: its gap entries gent[goff[n], goff[n + 1]) */
+  bool *used;                    /* per mapping: its gap was taken */
+} mindex_t;
+
+typedef struct visit {
+  mindex_t *x;
+  int mode; /* 0 hold, 1 count a gap, 2 store a gap */
+  uint32_t k;
+} visit_t;
+
+static void visit_node(visit_t *v, size_t node) {
+  mindex_t *x = v->x;
+  if (v->mode == 0 && (x->held[node] == 0 || x->held[node] > v->k + 1))
+    x->held[node] = v->k + 1;
+  else if (v->mode == 1)
+    x->goff[node + 1]++;
+  else if (v->mode == 2)
+    x->gent[x->ghead[node]++] = v->k;
+}
+
+/* Visits the nodes that make up ranges [a, b) of the node covering [lo, hi). */
+static void visit_range(visit_t *v, size_t node, size_t lo, size_t hi, size_t a, size_t b) {
+  if (b <= lo || hi <= a)
+    return;
+  if (a <= lo && hi <= b) {
+    visit_node(v, node);
+    return;
+  }
+  size_t mid = lo + (hi - lo) / 2;
+  visit_range(v, 2 * node, lo, mid, a, b);
+  visit_range(v, 2 * node + 1, mid, hi, a, b);
+}
+
+/* The position of breakpoint p (which is one). */
+static size_t pt_pos(const mindex_t *x, uint64_t p) {
+  size_t lo = 0, hi = x->npt;
+  while (hi - lo > 1) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (x->pt[mid] <= p)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+static void add_range(mindex_t *x, int mode, uint32_t k, uint64_t start, uint64_t limit) {
+  if (start >= limit || x->nseg == 0)
+    return;
+  visit_t v = {x, mode, k};
+  visit_range(&v, 1, 0, x->nseg, pt_pos(x, start), pt_pos(x, limit));
+}
+
+static bool has_gap(const lg_map_t *m) { return m->offset && m->offset <= m->start; }
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void mindex_free(mindex_t *x) {
+  free(x->pt);
+  free(x->held);
+  free(x->goff);
+  free(x->gent);
+  free(x->ghead);
+  free(x->used);
+}
+
+static int mindex_build(mindex_t *x, const lg_t *g) {
+  size_t m = g->nmap, n = 0;
+  memset(x, 0, sizeof *x);
+  if (!(x->pt = malloc((3 * m + 1) * sizeof *x->pt)) || !(x->used = calloc(m + 1, 1)))
+    return -ENOMEM;
+  for (size_t k = 0; k < m; k++) {
+    x->pt[n++] = g->map[k].start;
+    x->pt[n++] = g->map[k].limit;
+    if (has_gap(&g->map[k]))
+      x->pt[n++] = g->map[k].start - g->map[k].offset;
+  }
+  qsort(x->pt, n, sizeof *x->pt, cmp_u64);
+  size_t u = 0;
+  for (size_t i = 0; i < n; i++)
+    if (u == 0 || x->pt[u - 1] != x->pt[i])
+      x->pt[u++] = x->pt[i];
+  x->npt = u;
+  x->nseg = u > 1 ? u - 1 : 0;
+  size_t nodes = 4 * x->nseg + 4;
+  x->held = calloc(nodes, sizeof *x->held);
+  x->goff = calloc(nodes + 1, sizeof *x->goff);
+  x->ghead = calloc(nodes, sizeof *x->ghead);
+  if (!x->held || !x->goff || !x->ghead)
+    return -ENOMEM;
+  for (size_t k = 0; k < m; k++) {
+    const lg_map_t *mp = &g->map[k];
+    add_range(x, 0, (uint32_t)k, mp->start, mp->limit);
+    if (has_gap(mp))
+      add_range(x, 1, (uint32_t)k, mp->start - mp->offset, mp->start);
+  }
+  for (size_t i = 0; i < nodes; i++) /* counts to offsets */
+    x->goff[i + 1] += x->goff[i];
+  for (size_t i = 0; i < nodes; i++)
+    x->ghead[i] = x->goff[i];
+  if (!(x->gent = malloc((x->goff[nodes] + 1) * sizeof *x->gent)))
+    return -ENOMEM;
+  for (size_t k = 0; k < m; k++) /* in index order, so every list is least first */
+    if (has_gap(&g->map[k]))
+      add_range(x, 2, (uint32_t)k, g->map[k].start - g->map[k].offset, g->map[k].start);
+  for (size_t i = 0; i < nodes; i++)
+    x->ghead[i] = x->goff[i];
+  return 0;
+}
+
+/* The least mapping (index + 1) that holds a (gaps: whose untaken gap holds a), or 0. */
+static uint32_t mindex_find(mindex_t *x, uint64_t a, bool gaps) {
+  if (x->nseg == 0 || a < x->pt[0] || a >= x->pt[x->npt - 1])
+    return 0;
+  size_t seg = pt_pos(x, a), node = 1, lo = 0, hi = x->nseg;
+  uint32_t best = 0;
+  for (;;) {
+    uint32_t k = 0;
+    if (!gaps) {
+      k = x->held[node];
+    } else {
+      while (x->ghead[node] < x->goff[node + 1] && x->used[x->gent[x->ghead[node]]])
+        x->ghead[node]++;
+      if (x->ghead[node] < x->goff[node + 1])
+        k = x->gent[x->ghead[node]] + 1;
+    }
+    if (k && (!best || k < best))
+      best = k;
+    if (hi - lo == 1)
+      return best;
+    size_t mid = lo + (hi - lo) / 2;
+    if (seg < mid)
+      node = 2 * node, hi = mid;
+    else
+      node = 2 * node + 1, lo = mid;
+  }
+}
+
 static int assign_mappings(lg_t *g) {
   if (g->nmap > 1 &&
       go_has_prefix((lg_str_t){g->map[0].file, g->map[0].file_len}, "/anon_hugepage") &&
@@ -353,35 +510,36 @@ static int assign_mappings(lg_t *g) {
     g->map[0].start = 0x400000;
     g->map[0].offset = 0;
   }
-  size_t fake = 0; /* index + 1 */
-  for (size_t i = 0; i < g->nloc; i++) {
+  mindex_t x;
+  int rc = mindex_build(&x, g);
+  uint32_t fake = 0; /* index + 1 */
+  for (size_t i = 0; rc == 0 && i < g->nloc; i++) {
     lg_loc_t *l = &g->loc[i];
     uint64_t a = l->addr;
     if (l->map || a == 0)
       continue;
-    for (size_t k = 0; k < g->nmap && !l->map; k++)
-      if (g->map[k].start <= a && a < g->map[k].limit)
-        l->map = (uint32_t)(k + 1);
-    for (size_t k = 0; k < g->nmap && !l->map; k++) {
-      lg_map_t *m = &g->map[k];
-      if (m->offset && m->start - m->offset <= a && a < m->start) {
-        m->start -= m->offset;
-        m->offset = 0;
-        l->map = (uint32_t)(k + 1);
-      }
-    }
-    if (l->map)
+    if ((l->map = mindex_find(&x, a, false)) != 0 || (l->map = fake) != 0)
+      continue; /* the first mapping that holds it; else the fake one, which holds all */
+    uint32_t k = mindex_find(&x, a, true);
+    if (k) { /* the first whose start minus offset would hold it: its start moves down */
+      lg_map_t *m = &g->map[k - 1];
+      m->start -= m->offset;
+      m->offset = 0;
+      x.used[k - 1] = true;
+      add_range(&x, 0, k - 1, m->start, m->limit);
+      l->map = k;
       continue;
-    if (!fake) {
-      lg_map_t *m = lg_map_add(g, (lg_str_t){"", 0}, (lg_str_t){"", 0});
-      if (!m)
-        return -ENOMEM;
-      m->limit = UINT64_MAX;
-      fake = g->nmap;
     }
-    l->map = (uint32_t)fake;
+    lg_map_t *m = lg_map_add(g, (lg_str_t){"", 0}, (lg_str_t){"", 0});
+    if (!m)
+      rc = -ENOMEM;
+    else {
+      m->limit = UINT64_MAX;
+      l->map = fake = (uint32_t)g->nmap;
+    }
   }
-  return 0;
+  mindex_free(&x);
+  return rc;
 }
 
 int lg_maps_read(lg_t *g, lg_scan_t *s) {

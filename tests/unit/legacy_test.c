@@ -486,6 +486,45 @@ static void test_hostile(void) {
   free(bomb);
 }
 
+/* Many mappings and many addresses: each location gets the first mapping that holds it. */
+static void test_many_mappings(void) {
+  enum { NMAP = 20000, NADDR = 20000 };
+  size_t cap = (size_t)NMAP * 64 + (size_t)NADDR * 24 + 256, n = 0;
+  char *t = malloc(cap);
+  uint64_t *start = malloc(NMAP * sizeof *start), *limit = malloc(NMAP * sizeof *limit);
+  n += (size_t)sprintf(t + n, "goroutine profile: total 1\n");
+  for (int i = 0; i < NADDR; i++)
+    n += (size_t)sprintf(t + n, "%s 0x%" PRIx64 "%s", i % 16 ? "" : "1 @",
+                         (uint64_t)(rng() % (1ull << 32)) + 2, i % 16 == 15 ? "\n" : "");
+  n += (size_t)sprintf(t + n, "\n--- Memory map: ---\n");
+  for (int k = 0; k < NMAP; k++) {
+    start[k] = rng() % (1ull << 32);
+    limit[k] = start[k] + rng() % (1u << 20);
+    n += (size_t)sprintf(t + n, "%" PRIx64 "-%" PRIx64 " r-xp /lib/lib%d.so\n", start[k], limit[k],
+                         k);
+  }
+  prof_t *p = NULL;
+  char err[256];
+  CHECK(prof_parse((const uint8_t *)t, n, &p, err, sizeof err) == 0, "%s", err);
+  int bad = 0;
+  for (size_t i = 0; p && i < p->nlocation; i += 17) { /* a sample: each check scans the map */
+    const prof_location_t *l = &p->location[i];
+    const prof_mapping_t *m = prof_mapping_by_id(p, l->mapping_id);
+    int k = 0; /* the mapping pprof's scan would find: the first in file order */
+    while (k < NMAP && !(start[k] <= l->address && l->address < limit[k]))
+      k++;
+    char want[32];
+    snprintf(want, sizeof want, "/lib/lib%d.so", k);
+    bad += !m ||
+           (k < NMAP ? strcmp(prof_str(p, m->filename), want) != 0 : m->memory_limit != UINT64_MAX);
+  }
+  CHECK(p && p->nlocation > 0 && bad == 0, "%d locations with the wrong mapping", bad);
+  prof_free(p);
+  free(start);
+  free(limit);
+  free(t);
+}
+
 int main(void) {
   test_goldens();
   test_cpu_formats();
@@ -494,5 +533,6 @@ int main(void) {
   test_maps();
   test_detection();
   test_hostile();
+  test_many_mappings();
   return TEST_DONE("legacy_test");
 }
