@@ -178,11 +178,12 @@ int prof_decode(const uint8_t *data, size_t len, prof_t **out, char *err, size_t
  * Go's count text (goroutine, threadcreate), threadz text and contention text (contentionz, Go's
  * mutex and block) — each with the memory map that may follow it. A legacy profile gets the sample
  * types, period, samples, locations (addresses only) and mappings pprof makes of it, in pprof's
- * order, with pprof's drop_frames and keep_frames. Returns 0 with the profile in *out, or a
- * negative errno (-EINVAL, -ENOMEM, -EFBIG) with a one-line reason in err that says what the input
- * is not, e.g. "not a profile: not profile.proto (field 3 ...), not a legacy profile (first line
- * \"...\")", or what is wrong in the legacy profile it looks like. Never crashes on hostile input;
- * time and memory stay linear in the input's size.
+ * order, with pprof's drop_frames and keep_frames. pprof's Java formats are refused. Returns 0
+ * with the profile in *out, or a negative errno (-EINVAL, -ENOMEM, -EFBIG) with a one-line reason
+ * in err: what the input is not, e.g. "not a profile: not profile.proto (field 3 ...), not a
+ * legacy profile (first line \"...\")", or what is wrong in the legacy profile it looks like, or
+ * "gzip: ..." for a corrupt or too big gzip stream. Never crashes on hostile input; time and
+ * memory grow with the input's size (n log n at worst), never with its square.
  */
 int prof_parse(const uint8_t *data, size_t len, prof_t **out, char *err, size_t errlen);
 
