@@ -244,12 +244,9 @@ int lg_parse_heap(lg_t *g, const char *data, size_t len) {
   lg_scan_init(&s, data, len);
   if (!lg_scan_next(&s))
     return s.too_long ? too_long(g, &s) : LG_UNRECOGNIZED;
-  heap_t *h = calloc(1, sizeof *h);
-  if (!h)
-    return lg_fail(g, -ENOMEM, "out of memory");
-  int rc = heap_body(g, h, &s);
-  free(h->addrs.a);
-  free(h);
+  heap_t h = {0};
+  int rc = heap_body(g, &h, &s);
+  free(h.addrs.a);
   return rc;
 }
 
@@ -310,12 +307,9 @@ static int count_body(lg_t *g, count_t *c, lg_scan_t *s) {
 int lg_parse_count(lg_t *g, const char *data, size_t len) {
   lg_scan_t s;
   lg_scan_init(&s, data, len);
-  count_t *c = calloc(1, sizeof *c);
-  if (!c)
-    return lg_fail(g, -ENOMEM, "out of memory");
-  int rc = count_body(g, c, &s);
-  free(c->addrs.a);
-  free(c);
+  count_t c = {0};
+  int rc = count_body(g, &c, &s);
+  free(c.addrs.a);
   return rc;
 }
 
@@ -405,12 +399,9 @@ static int thread_body(lg_t *g, thread_t *t, lg_scan_t *s) {
 int lg_parse_thread(lg_t *g, const char *data, size_t len) {
   lg_scan_t s;
   lg_scan_init(&s, data, len);
-  thread_t *t = calloc(1, sizeof *t);
-  if (!t)
-    return lg_fail(g, -ENOMEM, "out of memory");
-  int rc = thread_body(g, t, &s);
-  free(t->addrs.a);
-  free(t);
+  thread_t t = {0};
+  int rc = thread_body(g, &t, &s);
+  free(t.addrs.a);
   return rc;
 }
 
@@ -512,11 +503,8 @@ int lg_parse_contention(lg_t *g, const char *data, size_t len) {
   lg_scan_init(&s, data, len);
   if (!lg_scan_next(&s))
     return s.too_long ? too_long(g, &s) : LG_UNRECOGNIZED;
-  contention_t *c = calloc(1, sizeof *c);
-  if (!c)
-    return lg_fail(g, -ENOMEM, "out of memory");
-  int rc = contention_body(g, c, &s);
-  free(c->addrs.a);
-  free(c);
+  contention_t c = {0};
+  int rc = contention_body(g, &c, &s);
+  free(c.addrs.a);
   return rc;
 }
