@@ -25,6 +25,8 @@ hyperfine        start-up time benchmark
 gcc-aarch64-linux-gnu the aarch64 build check in make test
 libc6-dev-arm64-cross the aarch64 build check in make test
 file             the aarch64 build check in make test
+clang            the bounded libFuzzer runs in make test (tests/fuzz/run.sh)
+libclang-rt-dev  libFuzzer and the sanitizer runtimes clang links those fuzz targets with
 "
 missing=""
 for p in $(printf '%s\n' "$pkgs" | awk 'NF {print $1}'); do

@@ -4,8 +4,9 @@
  * A prof_t owns everything it points to: the arrays of samples, mappings, locations and functions,
  * and the string table. Strings are referred to by their index in the table, as on the wire;
  * strings[0] is always "". Ids of mappings, locations and functions are assigned by the add
- * functions as index + 1, so `p->location[id - 1].id == id` holds for a profile that was built here;
- * a decoded profile keeps the ids it was given (prof_location_by_id and friends look them up).
+ * functions as index + 1, so `p->location[id - 1].id == id` holds for a profile that was built
+ * here; a decoded profile keeps the ids it was given (prof_location_by_id and friends look them
+ * up).
  *
  * Nothing here is async-signal-safe: it allocates with malloc. The runtime calls it only from its
  * own threads, with its allocation hooks told to pass those calls through.
@@ -86,7 +87,7 @@ typedef struct prof {
   prof_function_t *function;
   size_t nfunction;
 
-  char **strings; /* NUL-terminated copies; strings[0] == "" */
+  char **strings;     /* NUL-terminated copies; strings[0] == "" */
   size_t *string_len; /* byte lengths (a decoded string may hold NUL bytes) */
   size_t nstrings;
 
@@ -168,6 +169,23 @@ int prof_encode(const prof_t *p, prof_buf_t *out);
  * byte 1234". Every referenced id and string index is checked. Never crashes on hostile input.
  */
 int prof_decode(const uint8_t *data, size_t len, prof_t **out, char *err, size_t errlen);
+
+/*
+ * Reads a profile in any format pprof reads, as pprof reads it: profile.proto (gzipped or not; a
+ * gzip stream is inflated first, up to the limit prof_decode has), else the legacy formats, tried
+ * in pprof's order — gperftools' binary CPU profile (32- or 64-bit words, either byte order), heap
+ * and growth text (heapz_v2, heap/N as Go's and libcprof's debug=1 write it, heapprofile, growthz),
+ * Go's count text (goroutine, threadcreate), threadz text and contention text (contentionz, Go's
+ * mutex and block) — each with the memory map that may follow it. A legacy profile gets the sample
+ * types, period, samples, locations (addresses only) and mappings pprof makes of it, in pprof's
+ * order, with pprof's drop_frames and keep_frames. pprof's Java formats are refused. Returns 0
+ * with the profile in *out, or a negative errno (-EINVAL, -ENOMEM, -EFBIG) with a one-line reason
+ * in err: what the input is not, e.g. "not a profile: not profile.proto (field 3 ...), not a
+ * legacy profile (first line \"...\")", or what is wrong in the legacy profile it looks like, or
+ * "gzip: ..." for a corrupt or too big gzip stream. Never crashes on hostile input; time and
+ * memory grow with the input's size (n log n at worst), never with its square.
+ */
+int prof_parse(const uint8_t *data, size_t len, prof_t **out, char *err, size_t errlen);
 
 /* gzip (RFC 1952) through zlib, at the given level (1 = best speed, as Go writes). */
 int prof_gzip(const uint8_t *data, size_t len, int level, prof_buf_t *out);

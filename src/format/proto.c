@@ -193,6 +193,7 @@ typedef struct vec {
 typedef struct dec {
   const uint8_t *base; /* offsets in messages are from here */
   prof_t *p;
+  bool concat; /* failed on a second time_nanos */
   char *err;
   size_t errlen;
   uint8_t *pool;
@@ -600,7 +601,8 @@ static int dec_field(dec_t *d, const field_t *f) {
     return dec_string(d, f);
   case 9: /* as pprof: a second time_nanos means two profiles were concatenated */
     if (p->time_nanos != 0)
-      return fail(d, -EINVAL, "concatenated profiles detected (second time_nanos at byte %zu)",
+      return d->concat = true,
+             fail(d, -EINVAL, "concatenated profiles detected (second time_nanos at byte %zu)",
                   f->at);
     return f->wt == WIRE_VARINT ? (p->time_nanos = (int64_t)f->v, 0)
                                 : want_wt(d, &M_PROFILE, f, WIRE_VARINT);
@@ -659,33 +661,20 @@ static int dec_finish(dec_t *d) {
   return 0;
 }
 
-int prof_decode(const uint8_t *data, size_t len, prof_t **out, char *err, size_t errlen) {
-  prof_buf_t raw = {0};
+/* Decodes an uncompressed message (see wire.h). */
+int prof_decode_plain(const uint8_t *data, size_t len, prof_t **out, char *err, size_t errlen,
+                      bool *concat) {
   dec_t d = {.err = err, .errlen = errlen};
   int rc;
   *out = NULL;
+  *concat = false;
   if (err && errlen)
     err[0] = '\0';
   if (len == 0)
     return fail(&d, -EINVAL, "empty input");
-  if (len >= 2 && data[0] == 0x1f && data[1] == 0x8b) {
-    rc = prof_gunzip(data, len, WIRE_MAX_INFLATE, &raw, err, errlen);
-    if (rc < 0) {
-      prof_buf_free(&raw);
-      return rc;
-    }
-    data = raw.data;
-    len = raw.len;
-    if (len == 0) {
-      prof_buf_free(&raw);
-      return fail(&d, -EINVAL, "empty input after gunzip");
-    }
-  }
   d.base = data;
-  if (!(d.p = prof_new())) {
-    prof_buf_free(&raw);
+  if (!(d.p = prof_new()))
     return fail(&d, -ENOMEM, "out of memory");
-  }
   size_t guess = len < SIZE_MAX / 4 ? len * 2 : len;
   if (guess > 4096 && pool_alloc(&d, guess) >= 0)
     d.plen = 0;
@@ -701,11 +690,38 @@ int prof_decode(const uint8_t *data, size_t len, prof_t **out, char *err, size_t
   free(d.val.a);
   free(d.lab.a);
   free(d.line.a);
-  prof_buf_free(&raw);
+  *concat = d.concat;
   if (rc < 0) {
     prof_free(d.p);
     return rc;
   }
   *out = d.p;
   return 0;
+}
+
+int prof_decode(const uint8_t *data, size_t len, prof_t **out, char *err, size_t errlen) {
+  prof_buf_t raw = {0};
+  dec_t d = {.err = err, .errlen = errlen};
+  bool concat;
+  *out = NULL;
+  if (err && errlen)
+    err[0] = '\0';
+  if (len == 0)
+    return fail(&d, -EINVAL, "empty input");
+  if (len >= 2 && data[0] == 0x1f && data[1] == 0x8b) {
+    int rc = prof_gunzip(data, len, WIRE_MAX_INFLATE, &raw, err, errlen);
+    if (rc < 0) {
+      prof_buf_free(&raw);
+      return rc;
+    }
+    if (raw.len == 0) {
+      prof_buf_free(&raw);
+      return fail(&d, -EINVAL, "empty input after gunzip");
+    }
+    data = raw.data;
+    len = raw.len;
+  }
+  int rc = prof_decode_plain(data, len, out, err, errlen, &concat);
+  prof_buf_free(&raw);
+  return rc;
 }

@@ -160,4 +160,12 @@ int prof_ids_build(prof_t *p, const char **what, uint64_t *bad_id);
  */
 int prof_check(prof_t *p, char *err, size_t errlen);
 
+/*
+ * prof_decode without the gunzip step: data is the profile.proto message itself. *concat is set
+ * when it failed on a second time_nanos field (two profiles concatenated), which pprof reports
+ * instead of trying the legacy formats.
+ */
+int prof_decode_plain(const uint8_t *data, size_t len, prof_t **out, char *err, size_t errlen,
+                      bool *concat);
+
 #endif /* CPROF_FORMAT_WIRE_H */

@@ -78,12 +78,12 @@ static void command_overrides(const command_t *c, config_t *cfg) {
   }
 }
 
-static rx_t *compile_opt(const char *name, const char *value, bool *failed, char *err,
+static regex_pat_t *compile_opt(const char *name, const char *value, bool *failed, char *err,
                          size_t errlen) {
   if (*failed || !value || !*value)
     return NULL;
   char sub[512];
-  rx_t *r = rx_compile(value, sub, sizeof sub);
+  regex_pat_t *r = regex_compile(value, sub, sizeof sub);
   if (!r) {
     snprintf(err, errlen, "parsing %s regexp: %s", name, sub);
     *failed = true;
@@ -100,17 +100,17 @@ static void warn_no(bool ok, const char *what) {
 static int apply_focus(tprof_t *p, const num_units_t *units, const config_t *c, char *err,
                        size_t errlen) {
   bool bad = false;
-  rx_t *focus = compile_opt("focus", c->focus, &bad, err, errlen);
-  rx_t *ignore = compile_opt("ignore", c->ignore, &bad, err, errlen);
-  rx_t *hide = compile_opt("hide", c->hide, &bad, err, errlen);
-  rx_t *show = compile_opt("show", c->show, &bad, err, errlen);
-  rx_t *show_from = compile_opt("show_from", c->show_from, &bad, err, errlen);
+  regex_pat_t *focus = compile_opt("focus", c->focus, &bad, err, errlen);
+  regex_pat_t *ignore = compile_opt("ignore", c->ignore, &bad, err, errlen);
+  regex_pat_t *hide = compile_opt("hide", c->hide, &bad, err, errlen);
+  regex_pat_t *show = compile_opt("show", c->show, &bad, err, errlen);
+  regex_pat_t *show_from = compile_opt("show_from", c->show_from, &bad, err, errlen);
   tag_filter_t *tf = NULL, *ti = NULL;
   if (!bad)
     tf = filter_tag_compile("tagfocus", c->tagfocus, units, note, err, errlen, &bad);
   if (!bad)
     ti = filter_tag_compile("tagignore", c->tagignore, units, note, err, errlen, &bad);
-  rx_t *prune_from = compile_opt("prune_from", c->prune_from, &bad, err, errlen);
+  regex_pat_t *prune_from = compile_opt("prune_from", c->prune_from, &bad, err, errlen);
   int rc = -1;
   if (bad)
     goto out;
@@ -126,24 +126,24 @@ static int apply_focus(tprof_t *p, const num_units_t *units, const config_t *c, 
   filter_by_tag(p, tf, ti, &tfm, &tim);
   warn_no(!tf || tfm, "TagFocus");
   warn_no(!ti || tim, "TagIgnore");
-  rx_t *tagshow = compile_opt("tagshow", c->tagshow, &bad, err, errlen);
-  rx_t *taghide = compile_opt("taghide", c->taghide, &bad, err, errlen);
+  regex_pat_t *tagshow = compile_opt("tagshow", c->tagshow, &bad, err, errlen);
+  regex_pat_t *taghide = compile_opt("taghide", c->taghide, &bad, err, errlen);
   bool tns, tnh;
   filter_tags_by_name(p, tagshow, taghide, &tns, &tnh);
   warn_no(!tagshow || tns, "TagShow");
   warn_no(!taghide || tnh, "TagHide");
-  rx_free(tagshow);
-  rx_free(taghide);
+  regex_free(tagshow);
+  regex_free(taghide);
   if (prune_from)
     filter_prune_from(p, prune_from);
   rc = bad ? -1 : 0;
 out:
-  rx_free(focus);
-  rx_free(ignore);
-  rx_free(hide);
-  rx_free(show);
-  rx_free(show_from);
-  rx_free(prune_from);
+  regex_free(focus);
+  regex_free(ignore);
+  regex_free(hide);
+  regex_free(show);
+  regex_free(show_from);
+  regex_free(prune_from);
   filter_tag_free(tf);
   filter_tag_free(ti);
   return rc;
@@ -249,7 +249,7 @@ static int generate(tprof_t *p, const parsed_t *a) {
   }
   if (a->cmd_arg) {
     char sub[512];
-    if (!(ro.symbol = rx_compile(a->cmd_arg, sub, sizeof sub))) {
+    if (!(ro.symbol = regex_compile(a->cmd_arg, sub, sizeof sub))) {
       snprintf(err, sizeof err, "parsing argument regexp %s: %s", a->cmd_arg, sub);
       return fail(err);
     }

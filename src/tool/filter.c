@@ -17,18 +17,18 @@
 
 enum { M_FOCUS = 1, M_IGNORE = 2, M_HIDDEN = 4, M_SEEN = 8 };
 
-static bool fn_matches(rx_t *r, const tp_function_t *f) {
-  return rx_match_interned(r, f->name) || rx_match_interned(r, f->filename);
+static bool fn_matches(regex_pat_t *r, const tp_function_t *f) {
+  return regex_match_interned(r, f->name) || regex_match_interned(r, f->filename);
 }
 
-static bool loc_matches(rx_t *r, const tp_location_t *l) {
+static bool loc_matches(regex_pat_t *r, const tp_location_t *l) {
   for (uint32_t i = 0; i < l->nline; i++)
     if (fn_matches(r, l->line[i].fn))
       return true;
-  return l->mapping && rx_match_interned(r, l->mapping->file);
+  return l->mapping && regex_match_interned(r, l->mapping->file);
 }
 
-void filter_by_name(tprof_t *p, rx_t *focus, rx_t *ignore, rx_t *hide, rx_t *show, bool *fm,
+void filter_by_name(tprof_t *p, regex_pat_t *focus, regex_pat_t *ignore, regex_pat_t *hide, regex_pat_t *show, bool *fm,
                     bool *im, bool *hm, bool *hnm) {
   *fm = *im = *hm = *hnm = false;
   bool any_hidden = false;
@@ -45,7 +45,7 @@ void filter_by_name(tprof_t *p, rx_t *focus, rx_t *ignore, rx_t *hide, rx_t *sho
     if (hide && loc_matches(hide, l)) {
       *hm = true;
       uint32_t k = 0;
-      if (!(l->mapping && rx_match_interned(hide, l->mapping->file)))
+      if (!(l->mapping && regex_match_interned(hide, l->mapping->file)))
         for (uint32_t j = 0; j < l->nline; j++)
           if (!fn_matches(hide, l->line[j].fn))
             l->line[k++] = l->line[j];
@@ -57,7 +57,7 @@ void filter_by_name(tprof_t *p, rx_t *focus, rx_t *ignore, rx_t *hide, rx_t *sho
     }
     if (show) {
       uint32_t k = 0;
-      if (l->mapping && rx_match_interned(show, l->mapping->file))
+      if (l->mapping && regex_match_interned(show, l->mapping->file))
         k = l->nline;
       else
         for (uint32_t j = 0; j < l->nline; j++)
@@ -99,14 +99,14 @@ void filter_by_name(tprof_t *p, rx_t *focus, rx_t *ignore, rx_t *hide, rx_t *sho
   p->nsample = fill;
 }
 
-bool filter_show_from(tprof_t *p, rx_t *rx) {
+bool filter_show_from(tprof_t *p, regex_pat_t *rx) {
   if (!rx)
     return false;
   bool matched = false;
   for (size_t i = 0; i < p->nlocation; i++) {
     tp_location_t *l = p->location[i];
     l->mark = 0;
-    if (l->mapping && rx_match_interned(rx, l->mapping->file)) {
+    if (l->mapping && regex_match_interned(rx, l->mapping->file)) {
       l->mark = 1;
     } else {
       for (int64_t j = (int64_t)l->nline - 1; j >= 0; j--)
@@ -153,17 +153,17 @@ const char *filter_simplify_func(const char *name, char *buf, size_t n) {
   return buf;
 }
 
-static bool simple_matches(rx_t *r, const char *name) {
+static bool simple_matches(regex_pat_t *r, const char *name) {
   char stack[512];
   size_t n = strlen(name) + 1;
   char *buf = n <= sizeof stack ? stack : xmalloc(n);
-  bool m = rx_match(r, filter_simplify_func(name, buf, n));
+  bool m = regex_match(r, filter_simplify_func(name, buf, n));
   if (buf != stack)
     free(buf);
   return m;
 }
 
-void filter_prune_from(tprof_t *p, rx_t *rx) {
+void filter_prune_from(tprof_t *p, regex_pat_t *rx) {
   for (size_t i = 0; i < p->nlocation; i++) {
     tp_location_t *l = p->location[i];
     l->mark = 0;
@@ -196,7 +196,7 @@ int filter_drop_frames(tprof_t *p, char *err, size_t errlen) {
   char *pat = xmalloc(strlen(p->drop_frames) + strlen(p->keep_frames) + 8);
   sprintf(pat, "^(%s)$", p->drop_frames);
   char sub[256];
-  rx_t *drop = rx_compile(pat, sub, sizeof sub), *keep = NULL;
+  regex_pat_t *drop = regex_compile(pat, sub, sizeof sub), *keep = NULL;
   if (!drop) {
     snprintf(err, errlen, "failed to compile regexp %s: %s", p->drop_frames, sub);
     free(pat);
@@ -204,9 +204,9 @@ int filter_drop_frames(tprof_t *p, char *err, size_t errlen) {
   }
   if (*p->keep_frames) {
     sprintf(pat, "^(%s)$", p->keep_frames);
-    if (!(keep = rx_compile(pat, sub, sizeof sub))) {
+    if (!(keep = regex_compile(pat, sub, sizeof sub))) {
       snprintf(err, errlen, "failed to compile regexp %s: %s", p->keep_frames, sub);
-      rx_free(drop);
+      regex_free(drop);
       free(pat);
       return -1;
     }
@@ -248,8 +248,8 @@ int filter_drop_frames(tprof_t *p, char *err, size_t errlen) {
       break;
     }
   }
-  rx_free(drop);
-  rx_free(keep);
+  regex_free(drop);
+  regex_free(keep);
   return 0;
 }
 
@@ -331,7 +331,7 @@ struct tag_filter {
   double lo, hi;
   const char *unit;
   const num_units_t *units;
-  rx_t **rx;
+  regex_pat_t **rx;
   size_t nrx;
 };
 
@@ -438,7 +438,7 @@ tag_filter_t *filter_tag_compile(const char *name, const char *value, const num_
     memcpy(pat, s, len);
     pat[len] = '\0';
     char sub[256];
-    rx_t *r = rx_compile(pat, sub, sizeof sub);
+    regex_pat_t *r = regex_compile(pat, sub, sizeof sub);
     free(pat);
     if (!r) {
       snprintf(err, errlen, "parsing %s regexp: %s", name, sub);
@@ -459,7 +459,7 @@ void filter_tag_free(tag_filter_t *f) {
   if (!f)
     return;
   for (size_t i = 0; i < f->nrx; i++)
-    rx_free(f->rx[i]);
+    regex_free(f->rx[i]);
   free(f->rx);
   free(f);
 }
@@ -506,7 +506,7 @@ static bool tag_matches(const tag_filter_t *f, const tp_sample_t *s) {
         memcpy(b, l->key, kl);
         b[kl] = ':';
         memcpy(b + kl + 1, l->str, n - kl - 1);
-        any = rx_match(f->rx[r], b);
+        any = regex_match(f->rx[r], b);
         if (b != stack)
           free(b);
       }
@@ -523,7 +523,7 @@ static bool tag_matches(const tag_filter_t *f, const tp_sample_t *s) {
   for (size_t r = 0; r < f->nrx; r++)
     for (uint32_t i = 0; i < s->nlabel; i++)
       if (s->label[i].str && s->label[i].key == f->want_key &&
-          rx_match_interned(f->rx[r], s->label[i].str))
+          regex_match_interned(f->rx[r], s->label[i].str))
         return true;
   return false;
 }
@@ -543,15 +543,15 @@ void filter_by_tag(tprof_t *p, tag_filter_t *focus, tag_filter_t *ignore, bool *
   p->nsample = fill;
 }
 
-void filter_tags_by_name(tprof_t *p, rx_t *show, rx_t *hide, bool *sm, bool *hm) {
+void filter_tags_by_name(tprof_t *p, regex_pat_t *show, regex_pat_t *hide, bool *sm, bool *hm) {
   *sm = *hm = false;
   for (size_t i = 0; i < p->nsample; i++) {
     tp_sample_t *s = &p->sample[i];
     uint32_t k = 0;
     for (uint32_t j = 0; j < s->nlabel; j++) {
       const char *key = s->label[j].key;
-      bool ms = !show || rx_match_interned(show, key);
-      bool mh = hide && rx_match_interned(hide, key);
+      bool ms = !show || regex_match_interned(show, key);
+      bool mh = hide && regex_match_interned(hide, key);
       *sm |= ms;
       *hm |= mh;
       if (ms && !mh)

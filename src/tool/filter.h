@@ -15,14 +15,14 @@
 #include "tool/regex.h"
 
 /* FilterSamplesByName: any of the regexps may be NULL. */
-void filter_by_name(tprof_t *p, rx_t *focus, rx_t *ignore, rx_t *hide, rx_t *show, bool *fm,
+void filter_by_name(tprof_t *p, regex_pat_t *focus, regex_pat_t *ignore, regex_pat_t *hide, regex_pat_t *show, bool *fm,
                     bool *im, bool *hm, bool *hnm);
 
 /* ShowFrom: drops frames above the highest matching one; samples without a match go. */
-bool filter_show_from(tprof_t *p, rx_t *show_from);
+bool filter_show_from(tprof_t *p, regex_pat_t *show_from);
 
 /* PruneFrom: drops frames below (callees of) the first match. */
-void filter_prune_from(tprof_t *p, rx_t *rx);
+void filter_prune_from(tprof_t *p, regex_pat_t *rx);
 
 /* RemoveUninteresting: applies the profile's drop_frames/keep_frames. -1 with err when they do
  * not compile. */
@@ -49,7 +49,7 @@ void filter_tag_free(tag_filter_t *f);
 void filter_by_tag(tprof_t *p, tag_filter_t *focus, tag_filter_t *ignore, bool *fm, bool *im);
 
 /* FilterTagsByName: removes labels whose key does not match show or matches hide. */
-void filter_tags_by_name(tprof_t *p, rx_t *show, rx_t *hide, bool *sm, bool *hm);
+void filter_tags_by_name(tprof_t *p, regex_pat_t *show, regex_pat_t *hide, bool *sm, bool *hm);
 
 /* Aggregate: keeps only the information of the granularity. */
 void filter_aggregate(tprof_t *p, bool inline_frame, bool function, bool filename, bool linenumber,

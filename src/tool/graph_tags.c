@@ -147,19 +147,19 @@ void graph_sort_tags(g_tag_t **t, size_t n, bool flat) {
 
 /* ------------------------------------------------------------------ short names --------------- */
 
-static rx_t *rx_go, *rx_java, *rx_cpp, *rx_gover;
+static regex_pat_t *rx_go, *rx_java, *rx_cpp, *rx_gover;
 
 const char *graph_shorten_name(const char *f, char *buf, size_t n) {
   char err[128];
   if (!rx_go) {
     rx_java =
-        rx_compile("^(?:[a-z]\\w*\\.)*([A-Z][\\w\\$]*\\.(?:<init>|[a-z][\\w\\$]*(?:\\$\\d+)?))"
+        regex_compile("^(?:[a-z]\\w*\\.)*([A-Z][\\w\\$]*\\.(?:<init>|[a-z][\\w\\$]*(?:\\$\\d+)?))"
                    "(?:(?:\\()|$)",
                    err, sizeof err);
-    rx_go = rx_compile("^(?:[\\w\\-\\.]+\\/)+(.+)", err, sizeof err);
-    rx_gover = rx_compile("^(.*?)/v(?:[2-9]|[1-9][0-9]+)([./].*)$", err, sizeof err);
+    rx_go = regex_compile("^(?:[\\w\\-\\.]+\\/)+(.+)", err, sizeof err);
+    rx_gover = regex_compile("^(.*?)/v(?:[2-9]|[1-9][0-9]+)([./].*)$", err, sizeof err);
     rx_cpp =
-        rx_compile("^(?:[_a-zA-Z]\\w*::)+(_*[A-Z]\\w*::~?[_a-zA-Z]\\w*(?:<.*>)?)", err, sizeof err);
+        regex_compile("^(?:[_a-zA-Z]\\w*::)+(_*[A-Z]\\w*::~?[_a-zA-Z]\\w*(?:<.*>)?)", err, sizeof err);
   }
   sbuf_t s = {0};
   if (strncmp(f, "(anonymous namespace)::", 23) == 0)
@@ -167,15 +167,15 @@ const char *graph_shorten_name(const char *f, char *buf, size_t n) {
   long ov[6];
   size_t len = strlen(f);
   /* goVerRegExp.ReplaceAllString(f, "${1}${2}"): anchored at both ends, so at most once */
-  if (rx_exec(rx_gover, f, len, 0, ov, 3) == 3) {
+  if (regex_exec(rx_gover, f, len, 0, ov, 3) == 3) {
     sb_putn(&s, f + ov[2], (size_t)(ov[3] - ov[2]));
     sb_putn(&s, f + ov[4], (size_t)(ov[5] - ov[4]));
   } else {
     sb_puts(&s, f);
   }
-  rx_t *res[3] = {rx_go, rx_java, rx_cpp};
+  regex_pat_t *res[3] = {rx_go, rx_java, rx_cpp};
   for (int i = 0; i < 3; i++) {
-    if (rx_exec(res[i], sb_str(&s), s.len, 0, ov, 2) == 2 && ov[2] >= 0) {
+    if (regex_exec(res[i], sb_str(&s), s.len, 0, ov, 2) == 2 && ov[2] >= 0) {
       snprintf(buf, n, "%.*s", (int)(ov[3] - ov[2]), sb_str(&s) + ov[2]);
       sb_free(&s);
       return buf;

@@ -25,7 +25,7 @@ struct rx {
   size_t memo_cap, memo_n;
 };
 
-rx_t *rx_compile(const char *pattern, char *err, size_t errlen) {
+regex_pat_t *regex_compile(const char *pattern, char *err, size_t errlen) {
   int ec;
   PCRE2_SIZE eo;
   pcre2_code *code =
@@ -40,7 +40,7 @@ rx_t *rx_compile(const char *pattern, char *err, size_t errlen) {
     return NULL;
   }
   pcre2_jit_compile(code, PCRE2_JIT_COMPLETE); /* best effort */
-  rx_t *r = xcalloc(1, sizeof *r);
+  regex_pat_t *r = xcalloc(1, sizeof *r);
   r->code = code;
   r->md = pcre2_match_data_create_from_pattern(code, NULL);
   if (!r->md)
@@ -51,7 +51,7 @@ rx_t *rx_compile(const char *pattern, char *err, size_t errlen) {
   return r;
 }
 
-void rx_free(rx_t *r) {
+void regex_free(regex_pat_t *r) {
   if (!r)
     return;
   pcre2_match_data_free(r->md);
@@ -62,9 +62,9 @@ void rx_free(rx_t *r) {
   free(r);
 }
 
-const char *rx_pattern(const rx_t *r) { return r->pattern; }
+const char *regex_pattern(const regex_pat_t *r) { return r->pattern; }
 
-int rx_exec(rx_t *r, const char *s, size_t len, size_t start, long *ov, int nov) {
+int regex_exec(regex_pat_t *r, const char *s, size_t len, size_t start, long *ov, int nov) {
   int rc = pcre2_match(r->code, (PCRE2_SPTR)s, len, start, 0, r->md, NULL);
   if (rc <= 0)
     return 0;
@@ -79,11 +79,11 @@ int rx_exec(rx_t *r, const char *s, size_t len, size_t start, long *ov, int nov)
   return n;
 }
 
-bool rx_match(rx_t *r, const char *s) {
+bool regex_match(regex_pat_t *r, const char *s) {
   return pcre2_match(r->code, (PCRE2_SPTR)s, strlen(s), 0, 0, r->md, NULL) > 0;
 }
 
-bool rx_match_interned(rx_t *r, const char *s) {
+bool regex_match_interned(regex_pat_t *r, const char *s) {
   if (2 * (r->memo_n + 1) > r->memo_cap) {
     size_t cap = r->memo_cap ? r->memo_cap * 2 : 1024;
     if (cap > ((size_t)1 << 22)) /* stop growing: start over */
@@ -100,7 +100,7 @@ bool rx_match_interned(rx_t *r, const char *s) {
   for (; r->memo_key[k]; k = (k + 1) & mask)
     if (r->memo_key[k] == s)
       return r->memo_val[k];
-  bool m = rx_match(r, s);
+  bool m = regex_match(r, s);
   r->memo_key[k] = s;
   r->memo_val[k] = m;
   r->memo_n++;

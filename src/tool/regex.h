@@ -12,22 +12,22 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-typedef struct rx rx_t;
+typedef struct rx regex_pat_t;
 
 /* Compiles pattern; NULL with the reason in err. */
-rx_t *rx_compile(const char *pattern, char *err, size_t errlen);
-void rx_free(rx_t *r);
-const char *rx_pattern(const rx_t *r);
+regex_pat_t *regex_compile(const char *pattern, char *err, size_t errlen);
+void regex_free(regex_pat_t *r);
+const char *regex_pattern(const regex_pat_t *r);
 
 /* Whether r matches somewhere in s (NUL-terminated). */
-bool rx_match(rx_t *r, const char *s);
+bool regex_match(regex_pat_t *r, const char *s);
 /* The same for a string interned in tp_mem(): the answer is remembered by address. */
-bool rx_match_interned(rx_t *r, const char *s);
+bool regex_match_interned(regex_pat_t *r, const char *s);
 
 /*
  * The first match in s[0..len): fills ov with up to nov (start, end) pairs (-1 for groups that did
  * not take part) and returns the number of pairs set, 0 when there is no match.
  */
-int rx_exec(rx_t *r, const char *s, size_t len, size_t start, long *ov, int nov);
+int regex_exec(regex_pat_t *r, const char *s, size_t len, size_t start, long *ov, int nov);
 
 #endif /* CPROF_TOOL_REGEX_H */

@@ -48,7 +48,7 @@ typedef struct report_opts {
   int mean_index;   /* -1, or 0 with -mean */
   const char *sample_type, *sample_unit;
   const char *output_unit;
-  rx_t *symbol; /* list, peek, disasm */
+  regex_pat_t *symbol; /* list, peek, disasm */
   const char *source_path, *trim_path;
 } report_opts_t;
 

@@ -219,7 +219,7 @@ int report_list(report_t *r, sbuf_t *out, char *err, size_t errlen) {
   g_node_t **first = xmalloc((g->n + 1) * sizeof *first);
   for (size_t i = 0; i < g->n; i++) {
     g_node_t *n = g->nodes[i];
-    if (!rx_match_interned(r->o.symbol, n->info.name))
+    if (!regex_match_interned(r->o.symbol, n->info.name))
       continue;
     size_t before = nnames;
     uint32_t ng = group_of(&ntab, &names, &nnames, n->info.name, NULL);
@@ -237,7 +237,7 @@ int report_list(report_t *r, sbuf_t *out, char *err, size_t errlen) {
     free(first);
     free(m);
     graph_free(g);
-    snprintf(err, errlen, "no matches found for regexp: %s", rx_pattern(r->o.symbol));
+    snprintf(err, errlen, "no matches found for regexp: %s", regex_pattern(r->o.symbol));
     return -1;
   }
   qsort(m, nm, sizeof *m, cmp_member);

@@ -55,7 +55,7 @@ int report_tree(report_t *r, sbuf_t *out, char *err, size_t errlen) {
     g_node_t *n = g->nodes[i];
     const char *name = graph_name(n);
     int64_t flat = g_flat(n), cum = g_cum(n);
-    if (r->o.symbol && !rx_match(r->o.symbol, name))
+    if (r->o.symbol && !regex_match(r->o.symbol, name))
       continue;
     matched++;
     sb_printf(out, "%s\n", sep);
@@ -80,7 +80,7 @@ int report_tree(report_t *r, sbuf_t *out, char *err, size_t errlen) {
     sb_printf(out, "%s\n", sep);
   graph_free(g);
   if (r->o.symbol && matched == 0) {
-    snprintf(err, errlen, "no matches found for regexp: %s", rx_pattern(r->o.symbol));
+    snprintf(err, errlen, "no matches found for regexp: %s", regex_pattern(r->o.symbol));
     return -1;
   }
   return 0;

@@ -64,7 +64,7 @@ int tool_read_profile(const char *path, prof_t **out, char *err, size_t errlen) 
     return -1;
   }
   char why[512];
-  int rc = prof_decode(buf, len, out, why, sizeof why);
+  int rc = prof_parse(buf, len, out, why, sizeof why);
   free(buf);
   if (rc < 0) {
     if (rc == -ENOMEM)

@@ -3,13 +3,13 @@
  *
  * Any input must either be rejected with a negative errno and a non-empty reason, or decode into a
  * profile that survives a round trip: encoding it, decoding the bytes and encoding again must give
- * the same bytes. A violation traps, which libFuzzer reports as a crash. Not built by CMake; build
- * and run it by hand, seeded with Go-written profiles:
+ * the same bytes. A violation traps, which libFuzzer reports as a crash.
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc tests/fuzz/fuzz_decode.c \
- *     src/format/profile.c src/format/proto.c src/format/gzip.c -lz -o /tmp/fuzz_decode
- *   mkdir -p /tmp/corpus && cp ../shared/peer/pprof/derived/driver/cpu.pb.gz /tmp/corpus/  # and
- * the others /tmp/fuzz_decode -max_total_time=60 /tmp/corpus
+ * `make test` builds it with clang and runs it for a fixed number of inputs from a seed corpus
+ * (tests/fuzz/run.sh). By hand, for longer:
+ *
+ *   tests/fuzz/run.sh . build fuzz_decode 0   # builds build/tests/fuzz/fuzz_decode, runs nothing
+ *   build/tests/fuzz/fuzz_decode -max_total_time=600 build/tests/fuzz/fuzz_decode.corpus
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -3,7 +3,9 @@
 Profiles: (a) written by Go's runtime (goprog/main.go, built here with `go build`: a CPU profile
 with goroutine labels and inlined calls, a heap profile at MemProfileRate 1); (b) written by
 libcprof (progs/shares under CPROF_CPU at 1000 Hz, progs/heap_cxx under CPROF_HEAP at rate 1);
-(c) the google/pprof test inputs in ../shared/peer/pprof (derived/*.pb.gz and large.cpu).
+(c) the google/pprof test inputs in ../shared/peer/pprof (derived/*.pb.gz and large.cpu), and its
+legacy-format inputs (profile/testdata: gperftools CPU, heap, growth, contention, thread texts;
+Go's pre-proto CPU profiles and threadcreate text).
 
 For each profile, every report (-top, -text -cum, -tree, -peek, -traces, -raw, -dot, -callgrind,
 -comments, -list) runs with default options, and -top runs with each option of the matrix:
@@ -141,6 +143,18 @@ if os.path.isdir(ddir):
     # a real Go profile whose source files are not here: -list prints pprof's " Error: open ..."
     peer.append(os.path.join(SHARED, "internal", "report", "testdata", "sample.cpu"))
 c.check(len(peer) >= 13, "peer inputs found", SHARED)
+# the legacy formats (read by src/format/parse.c): gperftools' binary CPU profile, heap, growth,
+# contention and thread texts, Go's pre-proto CPU profile and threadcreate text
+LEGACY = ["cppbench.cpu", "cppbench.heap", "cppbench.growth", "cppbench.contention",
+          "cppbench.thread", "cppbench.thread.all", "go.crc32.cpu", "gobench.cpu", "gobench.heap",
+          "go.godoc.thread"]
+legacy = [os.path.join(SHARED, "profile", "testdata", f) for f in LEGACY]
+c.check(all(os.path.exists(f) for f in legacy), "legacy peer inputs found", str(legacy))
+for path in legacy:
+    for spec in ("-top", "-traces", "-tree", "-raw", "-text -lines -cum", "-top -addresses",
+                 "-peek=.", "-callgrind"):
+        cases.append(("legacy " + os.path.basename(path), [path], spec.split(),
+                      os.path.join(SHARED, "internal", "driver")))
 pcwd = os.path.join(SHARED, "internal", "driver")
 for path in peer:
     name = os.path.basename(path)

@@ -60,18 +60,18 @@ static void test_tabwriter(void) {
 
 static void test_regex(void) {
   char err[256];
-  rx_t *r = rx_compile("line[12]$", err, sizeof err);
+  regex_pat_t *r = regex_compile("line[12]$", err, sizeof err);
   CHECK(r != NULL, "%s", err);
   if (r) {
-    CHECK(rx_match(r, "func line1"));
-    CHECK(!rx_match(r, "line1\n"), "Go's $ matches only at the end of the text");
-    CHECK(!rx_match(r, "line3"));
-    rx_free(r);
+    CHECK(regex_match(r, "func line1"));
+    CHECK(!regex_match(r, "line1\n"), "Go's $ matches only at the end of the text");
+    CHECK(!regex_match(r, "line3"));
+    regex_free(r);
   }
-  r = rx_compile("(?i)FOO\\.bar\\d+", err, sizeof err);
-  CHECK(r && rx_match(r, "x.foo.BAR12"));
-  rx_free(r);
-  CHECK(rx_compile("(", err, sizeof err) == NULL && strstr(err, "error parsing regexp"));
+  r = regex_compile("(?i)FOO\\.bar\\d+", err, sizeof err);
+  CHECK(r && regex_match(r, "x.foo.BAR12"));
+  regex_free(r);
+  CHECK(regex_compile("(", err, sizeof err) == NULL && strstr(err, "error parsing regexp"));
 }
 
 static void test_flags(void) {
