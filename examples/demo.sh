@@ -55,11 +55,11 @@ curl -sS --fail-with-body -o "$out" "$url/profile?seconds=5" ||
 [ -s "$out" ] || die "the profile $out is empty"
 echo "demo.sh: saved $out"
 
-# The top 10 by flat CPU. Our own `cprof -top` will print the same text; until it exists the
-# referee, go tool pprof, does.
-go tool pprof -top -nodecount=10 "$out" || die "go tool pprof could not read $out"
+# The top 10 by flat CPU, by our own command (go tool pprof -top prints the same text).
+cprof=$(dirname "$demo")/cprof
+"$cprof" -top -nodecount=10 "$out" || die "cprof could not read $out"
 
 kill "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
 pid=
-echo "demo.sh: done; explore further with: go tool pprof -http=: $out"
+echo "demo.sh: done; explore further with: $cprof -peek=. $out  (or go tool pprof -http=: $out)"

@@ -1,6 +1,6 @@
 """test_demo.py — examples/demo.sh against this build: it must start build/demo, fetch a
-5-second CPU profile over HTTP, print a top 10 that names the demo's functions, stop the demo
-and exit 0. Runs on a free port (DEMO_PORT) instead of 6060 so as not to collide with anything.
+5-second CPU profile over HTTP, print a top 10 (with our own cprof -top) that names the demo's
+functions, stop the demo and exit 0; the top 10 must be exactly what go tool pprof prints. Runs on a free port (DEMO_PORT) instead of 6060 so as not to collide with anything.
 """
 # ctest: serial
 import os
@@ -32,4 +32,12 @@ for group in DEMO_GROUPS:
     named = [f for f in group if f in table]
     c.check(named, "the top 10 names the %s thread's functions" % group[0].split("_")[0],
             "found %s of %s" % (named, group))
+prof = os.path.join(lib.BUILD, "demo-cpu.pb.gz")
+if os.path.exists(prof):
+    ref = subprocess.run(["go", "tool", "pprof", "-top", "-nodecount=10", prof],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE).stdout.decode()
+    ours = subprocess.run([os.path.join(lib.BUILD, "cprof"), "-top", "-nodecount=10", prof],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE).stdout.decode()
+    c.check(ref != "" and ours == ref and ours in out,
+            "the demo's top 10 (cprof -top) is go tool pprof's, byte for byte", ours[-300:])
 c.finish()
