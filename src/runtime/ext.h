@@ -76,6 +76,22 @@ typedef struct rt_heap_text {
   int64_t rate; /* the sampling rate in bytes */
 } rt_heap_text_t;
 
+/* One record of the block or mutex profile for Go's legacy text form (debug=1), as the proto has
+ * it: the unbiased count and the delay in "cycles" (nanoseconds here). */
+typedef struct rt_sync_record {
+  const uintptr_t *pcs; /* return addresses, leaf first */
+  uint32_t depth;
+  int64_t cycles, count;
+} rt_sync_record_t;
+
+typedef struct rt_sync_text {
+  bool mutex; /* "--- mutex:" with a "sampling period=" line, else "--- contention:" */
+  int64_t cycles_per_second;       /* the unit of cycles */
+  int64_t period;                  /* the mutex profile's fraction */
+  const rt_sync_record_t *records; /* any order: the writer sorts them as Go does */
+  size_t nrecords;
+} rt_sync_text_t;
+
 /* What the core offers the extension. */
 typedef struct core_api {
   size_t size;
@@ -97,6 +113,13 @@ typedef struct core_api {
   /* Whether the module loaded at base came in with the extension (libdw, zlib, ...): code only
    * the profiler's own threads run, which needs no unwind tables. */
   bool (*ext_module)(uintptr_t base);
+  /* The block and mutex profiles (synctab.c, syncwrite.c), as the heap's above: which is 0 for
+   * block, 1 for mutex; sync_write writes snap minus base (when not NULL), debug 0 as gzipped
+   * profile.proto, >= 1 as Go's text; sync_count is the number of records, for the index page. */
+  void *(*sync_snapshot)(int which);
+  void (*sync_snapshot_free)(void *snap);
+  int (*sync_write)(int fd, const void *snap, const void *base, int debug);
+  long (*sync_count)(int which);
 } core_api_t;
 
 /* What the extension offers the core. */
@@ -111,6 +134,10 @@ typedef struct ext_api {
   /* Writes Go's heap?debug=1 text to fd: records sorted by in-use bytes, each with its symbolized
    * stack as "#\t0x..\tfunc+0x..\tfile:line" lines, and the allocator's statistics at the end. */
   int (*heap_text_write)(int fd, const rt_heap_text_t *text);
+  /* Writes Go's block or mutex debug=1 text to fd: "--- contention:" or "--- mutex:", the
+   * cycles/second line (and the mutex profile's sampling period), records sorted by cycles with
+   * their symbolized stacks, and the memory map. */
+  int (*sync_text_write)(int fd, const rt_sync_text_t *text);
 } ext_api_t;
 
 /* What the HTTP plugin offers the core: cprof_http_start() and friends (cprof.h). */
@@ -129,6 +156,7 @@ int builder_profile_write(int fd, const rt_profile_desc_t *desc); /* builder.c *
 unwind_set_t *cfi_build(const unwind_set_t *old);                  /* cfi.c */
 void cfi_free(unwind_set_t *set);                                  /* cfi.c */
 int heaptext_write(int fd, const rt_heap_text_t *text);            /* heaptext.c */
+int synctext_write(int fd, const rt_sync_text_t *text);            /* synctext.c */
 
 /* The extension's one entry point. Called once; returns its table, or NULL with a report made. */
 const ext_api_t *cprof_ext_init(const core_api_t *core);

@@ -15,6 +15,7 @@ static const ext_api_t ext_table = {
     .unwind_build = cfi_build,
     .unwind_free = cfi_free,
     .heap_text_write = heaptext_write,
+    .sync_text_write = synctext_write,
 };
 
 __attribute__((visibility("default"))) const ext_api_t *cprof_ext_init(const core_api_t *core) {

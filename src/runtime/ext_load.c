@@ -22,6 +22,7 @@
 #include "runtime/ext.h"
 #include "runtime/heap.h"
 #include "runtime/report.h"
+#include "runtime/sync.h"
 
 static char cmdline_buf[8192];
 
@@ -134,6 +135,10 @@ static const core_api_t core_table = {
     .heap_write = heap_write,
     .heap_count = heap_count,
     .ext_module = core_ext_module,
+    .sync_snapshot = sync_snapshot,
+    .sync_snapshot_free = sync_snapshot_free,
+    .sync_write = sync_write,
+    .sync_count = sync_count,
 };
 
 static const ext_api_t *ext_loaded;

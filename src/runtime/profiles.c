@@ -11,6 +11,7 @@
 
 #include "cprof.h"
 #include "runtime/heap.h"
+#include "runtime/sync.h"
 
 typedef struct profile_row {
   const char *name;
@@ -29,9 +30,23 @@ static int write_heap_as(int fd, int debug, bool allocs) {
 static int write_heap(int fd, int debug) { return write_heap_as(fd, debug, false); }
 static int write_allocs(int fd, int debug) { return write_heap_as(fd, debug, true); }
 
+static int write_sync_as(int fd, int debug, int which) {
+  void *snap = sync_snapshot(which);
+  if (snap == NULL)
+    return -ENOMEM;
+  int rc = sync_write(fd, snap, NULL, debug != 0 ? 1 : 0);
+  sync_snapshot_free(snap);
+  return rc;
+}
+
+static int write_block(int fd, int debug) { return write_sync_as(fd, debug, SYNC_BLOCK); }
+static int write_mutex(int fd, int debug) { return write_sync_as(fd, debug, SYNC_MUTEX); }
+
 static const profile_row_t profile_rows[] = {
     {"allocs", write_allocs},
+    {"block", write_block},
     {"heap", write_heap},
+    {"mutex", write_mutex},
 };
 
 CPROF_API int cprof_write_profile(const char *name, int fd, int debug) {
