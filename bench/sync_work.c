@@ -1,0 +1,135 @@
+/*
+ * sync_work.c — lock/unlock timing for sync_bench.py: what one pthread_mutex_lock/unlock pair
+ * costs, measured inside the process so that start-up and exit are not in it.
+ *
+ *   sync_work uncontended N   one thread, N lock/unlock pairs on one mutex, in 5 slices: prints
+ *                             "uncontended <ns per pair>" for the fastest slice (the others were
+ *                             disturbed by something else running). glibc takes a mutex with a
+ *                             plain store while the process has one thread, so this is that case;
+ *   sync_work uncontended-mt N  the same with a second, idle thread alive (every lock an atomic
+ *                             instruction, as in any threaded program)
+ *   sync_work contended N     two threads, N pairs each on one mutex with a few ns of work inside:
+ *                             prints "contended <ns per pair>" (wall time / 2N), and "pairs <2N>"
+ *                             (the shared counter, which must be exact)
+ *
+ * The mutex is a global and the loop calls through the PLT, as a program built with -O2 does, so
+ * the preloaded hooks (or libc) are what is timed. With SYNC_WORK_OUT=<dir> and libcprof preloaded,
+ * the block and mutex profiles are written there at the end (through cprof_write_profile, found
+ * with dlsym: the program does not link cprof), so the driver can see what was recorded.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+static volatile long counter;
+static long per_thread;
+
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+__attribute__((noinline)) static void uncontended_slice(long n) {
+  for (long i = 0; i < n; i++) {
+    pthread_mutex_lock(&m);
+    counter++;
+    pthread_mutex_unlock(&m);
+  }
+}
+
+static int idle_pipe[2];
+
+/* Blocks until main closes the pipe. */
+static void *idle(void *arg) {
+  (void)arg;
+  char c;
+  while (read(idle_pipe[0], &c, 1) > 0) {
+  }
+  return NULL;
+}
+
+static void *contender(void *arg) {
+  (void)arg;
+  for (long i = 0; i < per_thread; i++) {
+    pthread_mutex_lock(&m);
+    counter++;
+    pthread_mutex_unlock(&m);
+  }
+  return NULL;
+}
+
+/* Writes the block and mutex profiles to $SYNC_WORK_OUT when asked and libcprof is there. */
+static int write_profiles(void) {
+  const char *dir = getenv("SYNC_WORK_OUT");
+  int (*write_profile)(const char *, int, int) =
+      (int (*)(const char *, int, int))dlsym(RTLD_DEFAULT, "cprof_write_profile");
+  if (dir == NULL || write_profile == NULL)
+    return 0;
+  static const char *const names[] = {"block", "mutex"};
+  for (int i = 0; i < 2; i++) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.pb.gz", dir, names[i]);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int rc = fd >= 0 ? write_profile(names[i], fd, 0) : -1;
+    if (fd >= 0)
+      close(fd);
+    if (rc != 0) {
+      fprintf(stderr, "sync_work: writing %s failed (%d)\n", path, rc);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 3) {
+    fprintf(stderr, "usage: sync_work uncontended|contended N\n");
+    return 2;
+  }
+  long n = atol(argv[2]);
+  bool mt = strcmp(argv[1], "uncontended-mt") == 0;
+  if (strcmp(argv[1], "uncontended") == 0 || mt) {
+    pthread_t t;
+    if (mt && (pipe(idle_pipe) != 0 || pthread_create(&t, NULL, idle, NULL) != 0))
+      return 1;
+    double best = 1e30;
+    uncontended_slice(n / 50); /* warm: resolve the hooks, fault the pages */
+    for (int s = 0; s < 5; s++) {
+      int64_t t0 = now_ns();
+      uncontended_slice(n / 5);
+      double ns = (double)(now_ns() - t0) / (double)(n / 5);
+      if (ns < best)
+        best = ns;
+    }
+    printf("%s %.3f\n", argv[1], best);
+    if (mt) {
+      close(idle_pipe[1]);
+      pthread_join(t, NULL);
+    }
+    return write_profiles();
+  }
+  if (strcmp(argv[1], "contended") == 0) {
+    pthread_t t[2];
+    per_thread = n;
+    counter = 0;
+    int64_t t0 = now_ns();
+    for (int i = 0; i < 2; i++)
+      pthread_create(&t[i], NULL, contender, NULL);
+    for (int i = 0; i < 2; i++)
+      pthread_join(t[i], NULL);
+    printf("contended %.3f\npairs %ld\n", (double)(now_ns() - t0) / (double)(2 * n), counter);
+    return counter == 2 * n ? write_profiles() : 1;
+  }
+  fprintf(stderr, "sync_work: unknown mode %s\n", argv[1]);
+  return 2;
+}
