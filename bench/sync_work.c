@@ -10,7 +10,13 @@
  *                             instruction, as in any threaded program)
  *   sync_work contended N     two threads, N pairs each on one mutex with a few ns of work inside:
  *                             prints "contended <ns per pair>" (wall time / 2N), and "pairs <2N>"
- *                             (the shared counter, which must be exact)
+ *                             (the shared counter, which must be exact). How many of those pairs
+ *                             contend depends on how often the two threads run at once;
+ *   sync_work handoff N       N handoffs, each a true contention: main takes the mutex, a second
+ *                             thread tries to and goes to sleep in the kernel (main waits until
+ *                             glibc's futex word says a waiter sleeps), main releases it and
+ *                             waits for the other thread to have taken and released it. Prints
+ *                             "handoff <ns per round>"
  *
  * The mutex is a global and the loop calls through the PLT, as a program built with -O2 does, so
  * the preloaded hooks (or libc) are what is timed. With SYNC_WORK_OUT=<dir> and libcprof preloaded,
@@ -21,6 +27,8 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -91,9 +99,53 @@ static int write_profiles(void) {
   return 0;
 }
 
+static _Atomic long round_no, round_done;
+
+static void relax(int *n) {
+  if (++*n < 100)
+    __builtin_ia32_pause();
+  else
+    sched_yield();
+}
+
+static void *handoff_waiter(void *arg) {
+  (void)arg;
+  for (long i = 1; i <= per_thread; i++) {
+    int spins = 0;
+    while (atomic_load(&round_no) != i)
+      relax(&spins);
+    pthread_mutex_lock(&m);
+    pthread_mutex_unlock(&m);
+    atomic_store(&round_done, i);
+  }
+  return NULL;
+}
+
+static int handoff(long n) {
+  pthread_t t;
+  per_thread = n;
+  if (pthread_create(&t, NULL, handoff_waiter, NULL) != 0)
+    return 1;
+  int64_t t0 = now_ns();
+  for (long i = 1; i <= n; i++) {
+    pthread_mutex_lock(&m);
+    atomic_store(&round_no, i);
+    int spins = 0;
+    while (__atomic_load_n(&m.__data.__lock, __ATOMIC_ACQUIRE) != 2) /* the waiter sleeps */
+      relax(&spins);
+    pthread_mutex_unlock(&m);
+    spins = 0;
+    while (atomic_load(&round_done) != i)
+      relax(&spins);
+  }
+  printf("handoff %.3f\n", (double)(now_ns() - t0) / (double)n);
+  pthread_join(t, NULL);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc != 3) {
-    fprintf(stderr, "usage: sync_work uncontended|contended N\n");
+    fprintf(stderr, "usage: sync_work uncontended|uncontended-mt|contended|handoff N\n");
     return 2;
   }
   long n = atol(argv[2]);
@@ -130,6 +182,8 @@ int main(int argc, char **argv) {
     printf("contended %.3f\npairs %ld\n", (double)(now_ns() - t0) / (double)(2 * n), counter);
     return counter == 2 * n ? write_profiles() : 1;
   }
+  if (strcmp(argv[1], "handoff") == 0)
+    return handoff(n) != 0 ? 1 : write_profiles();
   fprintf(stderr, "sync_work: unknown mode %s\n", argv[1]);
   return 2;
 }
