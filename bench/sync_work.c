@@ -102,10 +102,12 @@ static int write_profiles(void) {
 static _Atomic long round_no, round_done;
 
 static void relax(int *n) {
-  if (++*n < 100)
-    __builtin_ia32_pause();
-  else
+  if (++*n >= 100)
     sched_yield();
+#if defined(__x86_64__) || defined(__i386__)
+  else
+    __builtin_ia32_pause();
+#endif
 }
 
 static void *handoff_waiter(void *arg) {
