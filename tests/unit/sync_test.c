@@ -9,7 +9,8 @@
  * the waiting function, the release at the releasing function, nothing for an uncontended lock, no
  * frame of ours at the leaf, nothing from inside the heap guard), for the semantics they must not
  * change (error-checking, recursive and robust mutexes, trylock, timeouts, argument errors, errno),
- * with the profiles off and on, for the wait states a signal handler reads, and across fork. Each
+ * with the profiles off and on, for the wait states a signal handler reads, under signal handlers
+ * that lock on top of the hooks' own work, and across fork. Each
  * recording site is a function of its own (noipa); a record belongs to a site when its leaf pc lies
  * in that function.
  */
@@ -506,6 +507,61 @@ static void test_wait_states(void) {
         what ? what : "(nothing)");
 }
 
+/* ------------------------------------------------------------ signals ---------------------- */
+
+static pthread_mutex_t sig_m = PTHREAD_MUTEX_INITIALIZER, work_m = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic long sig_count, work_count;
+static _Atomic int work_stop;
+
+/* Locks from a signal handler, on top of whatever the thread was doing (our bookkeeping among
+ * it): handlers of two threads contend for sig_m, so the hooks' slow path runs in handlers. */
+static void on_usr2(int sig) {
+  (void)sig;
+  int e = errno;
+  pthread_mutex_lock(&sig_m);
+  atomic_fetch_add(&sig_count, 1);
+  pthread_mutex_unlock(&sig_m);
+  errno = e;
+}
+
+static void *hammer(void *arg) {
+  (void)arg;
+  while (!atomic_load(&work_stop)) {
+    pthread_mutex_lock(&work_m);
+    atomic_fetch_add(&work_count, 1);
+    pthread_mutex_unlock(&work_m);
+  }
+  return NULL;
+}
+
+/* Two threads contend (every contention recorded) while being signalled thousands of times. */
+static void test_signals(void) {
+  struct sigaction sa = {0};
+  sa.sa_handler = on_usr2;
+  sigaction(SIGUSR2, &sa, NULL);
+  pthread_t t[2];
+  for (int i = 0; i < 2; i++)
+    pthread_create(&t[i], NULL, hammer, NULL);
+  long sent = 0;
+  for (int k = 0; k < 2000; k++) {
+    for (int i = 0; i < 2; i++)
+      sent += pthread_kill(t[i], SIGUSR2) == 0;
+    struct timespec ts = {0, 200000};
+    nanosleep(&ts, NULL);
+  }
+  atomic_store(&work_stop, 1);
+  for (int i = 0; i < 2; i++)
+    pthread_join(t[i], NULL);
+  sleep_ms(10);
+  CHECK(atomic_load(&sig_count) > 0 && atomic_load(&sig_count) <= sent,
+        "handlers ran (%ld of %ld signals; pending ones merge) and nothing hung",
+        atomic_load(&sig_count), sent);
+  CHECK(atomic_load(&sync_waiters.n) == 0, "nobody left in the waiters' table");
+  CHECK(pthread_mutex_trylock(&work_m) == 0 && pthread_mutex_unlock(&work_m) == 0 &&
+            pthread_mutex_trylock(&sig_m) == 0 && pthread_mutex_unlock(&sig_m) == 0,
+        "both mutexes free at the end");
+}
+
 /* ------------------------------------------------------------ fork ------------------------- */
 
 static void *wait_on_m(void *arg) {
@@ -646,6 +702,7 @@ int main(void) {
   test_recording();
   test_semantics();
   test_wait_states();
+  test_signals();
   test_fork();
   test_write();
   return TEST_DONE("sync_test");
