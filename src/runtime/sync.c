@@ -439,34 +439,34 @@ static void disp_apply(void) {
 #undef SET
 }
 
-/* Resolves the real functions on the first call. false while this thread is resolving (dlsym
- * called back into a hook), or, when the caller has a fallback (fallback true), while another
- * thread is; without one the caller waits for that thread, which takes microseconds. */
-static bool sync_resolve(bool fallback) {
+/* Resolves the real functions on the first call. false while a resolution is under way, in this
+ * thread (dlsym called back into a hook) or in another. */
+static bool sync_resolve(void) {
   int s = atomic_load_explicit(&state, memory_order_acquire);
   if (LIKELY(s == 2))
     return true;
-  if (s == 0 && atomic_compare_exchange_strong(&state, &s, 1)) {
-    int saved = errno;
-    resolving_here = true;
-    resolve_all();
-    resolving_here = false;
-    sync_spin_lock(&mode_lock);
-    atomic_store_explicit(&state, 2, memory_order_release);
-    disp_apply();
-    sync_spin_unlock(&mode_lock);
-    errno = saved;
-    return true;
-  }
-  if (resolving_here || fallback)
+  if (s != 0 || !atomic_compare_exchange_strong(&state, &s, 1))
     return false;
-  while (atomic_load_explicit(&state, memory_order_acquire) != 2)
-    sched_yield();
+  int saved = errno;
+  resolving_here = true;
+  resolve_all();
+  resolving_here = false;
+  sync_spin_lock(&mode_lock);
+  atomic_store_explicit(&state, 2, memory_order_release);
+  disp_apply();
+  sync_spin_unlock(&mode_lock);
+  errno = saved;
   return true;
 }
 
+/* The same for the configuration calls, which wait for another thread's resolution to end. */
+static void sync_resolve_wait(void) {
+  while (!sync_resolve() && !resolving_here)
+    sched_yield();
+}
+
 void sync_hooks_set(bool block, bool mutex) {
-  sync_resolve(false);
+  sync_resolve_wait();
   sync_spin_lock(&mode_lock);
   mode_block = block;
   mode_mutex = mutex;
@@ -475,7 +475,7 @@ void sync_hooks_set(bool block, bool mutex) {
 }
 
 void sync_track_waits(bool on) {
-  sync_resolve(false);
+  sync_resolve_wait();
   sync_spin_lock(&mode_lock);
   mode_waits = on;
   disp_apply();
@@ -484,64 +484,83 @@ void sync_track_waits(bool on) {
 
 /* ------------------------------------------------------------ the first calls ------------- */
 
-/* Each hook's pointer starts at one of these: resolve, then call through the table again. */
-#define FIRST(name, f, PARAMS, ARGS, FALLBACK)                                                     \
+/*
+ * Each hook's pointer starts at one of these: resolve, then call through the table again. While a
+ * resolution is under way, a stub does not wait for it (the resolving thread's dlsym may be
+ * waiting for a loader lock that this thread holds, running a library constructor): the mutex and
+ * rwlock calls use glibc's __pthread_* names, the others look their own function up. Inside the
+ * resolving thread's dlsym only the former can be called; the others would say ENOSYS.
+ */
+#define FIRST(name, f, T, PARAMS, ARGS, FALLBACK, LOOKUP, FAIL)                                    \
   SYNC_TEXT static int name PARAMS {                                                               \
-    if (sync_resolve(FALLBACK != NULL) && DISP(f) != name)                                         \
+    if (sync_resolve() && DISP(f) != name)                                                         \
       return DISP(f) ARGS;                                                                         \
-    return FALLBACK != NULL ? FALLBACK ARGS : ENOSYS;                                              \
+    T g = FALLBACK;                                                                                \
+    if (g == NULL && !resolving_here)                                                              \
+      g = (T)LOOKUP;                                                                               \
+    if (g != NULL)                                                                                 \
+      return g ARGS;                                                                               \
+    FAIL;                                                                                          \
   }
 
-FIRST(first_mutex_lock, mutex_lock, (pthread_mutex_t * m), (m), __pthread_mutex_lock)
-FIRST(first_mutex_unlock, mutex_unlock, (pthread_mutex_t * m), (m), __pthread_mutex_unlock)
-FIRST(first_rw_rdlock, rw_rdlock, (pthread_rwlock_t * l), (l), __pthread_rwlock_rdlock)
-FIRST(first_rw_wrlock, rw_wrlock, (pthread_rwlock_t * l), (l), __pthread_rwlock_wrlock)
-FIRST(first_rw_unlock, rw_unlock, (pthread_rwlock_t * l), (l), __pthread_rwlock_unlock)
+#define NONE NULL
+#define FAIL_RC return ENOSYS
+#define FAIL_ERRNO                                                                                 \
+  errno = ENOSYS;                                                                                  \
+  return -1
 
-#define NO_FALLBACK(T) ((T)NULL)
-FIRST(first_mutex_timedlock, mutex_timedlock, (pthread_mutex_t * m, const struct timespec *t),
-      (m, t), NO_FALLBACK(mutex_time_fn))
-FIRST(first_mutex_clocklock, mutex_clocklock,
-      (pthread_mutex_t * m, clockid_t c, const struct timespec *t), (m, c, t),
-      NO_FALLBACK(mutex_clock_fn))
-FIRST(first_rw_timedrdlock, rw_timedrdlock, (pthread_rwlock_t * l, const struct timespec *t),
-      (l, t), NO_FALLBACK(rw_time_fn))
-FIRST(first_rw_timedwrlock, rw_timedwrlock, (pthread_rwlock_t * l, const struct timespec *t),
-      (l, t), NO_FALLBACK(rw_time_fn))
-FIRST(first_rw_clockrdlock, rw_clockrdlock,
-      (pthread_rwlock_t * l, clockid_t c, const struct timespec *t), (l, c, t),
-      NO_FALLBACK(rw_clock_fn))
-FIRST(first_rw_clockwrlock, rw_clockwrlock,
-      (pthread_rwlock_t * l, clockid_t c, const struct timespec *t), (l, c, t),
-      NO_FALLBACK(rw_clock_fn))
-FIRST(first_cond_wait, cond_wait, (pthread_cond_t * c, pthread_mutex_t *m), (c, m),
-      NO_FALLBACK(cond_fn))
-FIRST(first_cond_timedwait, cond_timedwait,
-      (pthread_cond_t * c, pthread_mutex_t *m, const struct timespec *t), (c, m, t),
-      NO_FALLBACK(cond_time_fn))
-FIRST(first_cond_clockwait, cond_clockwait,
+FIRST(first_mutex_lock, mutex_lock, mutex_fn, (pthread_mutex_t * m), (m), __pthread_mutex_lock,
+      NONE, FAIL_RC)
+FIRST(first_mutex_unlock, mutex_unlock, mutex_fn, (pthread_mutex_t * m), (m),
+      __pthread_mutex_unlock, NONE, FAIL_RC)
+FIRST(first_rw_rdlock, rw_rdlock, rw_fn, (pthread_rwlock_t * l), (l), __pthread_rwlock_rdlock, NONE,
+      FAIL_RC)
+FIRST(first_rw_wrlock, rw_wrlock, rw_fn, (pthread_rwlock_t * l), (l), __pthread_rwlock_wrlock, NONE,
+      FAIL_RC)
+FIRST(first_rw_unlock, rw_unlock, rw_fn, (pthread_rwlock_t * l), (l), __pthread_rwlock_unlock, NONE,
+      FAIL_RC)
+FIRST(first_mutex_timedlock, mutex_timedlock, mutex_time_fn,
+      (pthread_mutex_t * m, const struct timespec *t), (m, t), NONE,
+      next("pthread_mutex_timedlock"), FAIL_RC)
+FIRST(first_mutex_clocklock, mutex_clocklock, mutex_clock_fn,
+      (pthread_mutex_t * m, clockid_t c, const struct timespec *t), (m, c, t), NONE,
+      next("pthread_mutex_clocklock"), FAIL_RC)
+FIRST(first_rw_timedrdlock, rw_timedrdlock, rw_time_fn,
+      (pthread_rwlock_t * l, const struct timespec *t), (l, t), NONE,
+      next("pthread_rwlock_timedrdlock"), FAIL_RC)
+FIRST(first_rw_timedwrlock, rw_timedwrlock, rw_time_fn,
+      (pthread_rwlock_t * l, const struct timespec *t), (l, t), NONE,
+      next("pthread_rwlock_timedwrlock"), FAIL_RC)
+FIRST(first_rw_clockrdlock, rw_clockrdlock, rw_clock_fn,
+      (pthread_rwlock_t * l, clockid_t c, const struct timespec *t), (l, c, t), NONE,
+      next("pthread_rwlock_clockrdlock"), FAIL_RC)
+FIRST(first_rw_clockwrlock, rw_clockwrlock, rw_clock_fn,
+      (pthread_rwlock_t * l, clockid_t c, const struct timespec *t), (l, c, t), NONE,
+      next("pthread_rwlock_clockwrlock"), FAIL_RC)
+FIRST(first_cond_wait, cond_wait, cond_fn, (pthread_cond_t * c, pthread_mutex_t *m), (c, m), NONE,
+      next_cond("pthread_cond_wait"), FAIL_RC)
+FIRST(first_cond_timedwait, cond_timedwait, cond_time_fn,
+      (pthread_cond_t * c, pthread_mutex_t *m, const struct timespec *t), (c, m, t), NONE,
+      next_cond("pthread_cond_timedwait"), FAIL_RC)
+FIRST(first_cond_clockwait, cond_clockwait, cond_clock_fn,
       (pthread_cond_t * c, pthread_mutex_t *m, clockid_t k, const struct timespec *t), (c, m, k, t),
-      NO_FALLBACK(cond_clock_fn))
-FIRST(first_join, join, (pthread_t th, void **ret), (th, ret), NO_FALLBACK(join_fn))
-FIRST(first_timedjoin, timedjoin, (pthread_t th, void **ret, const struct timespec *t),
-      (th, ret, t), NO_FALLBACK(join_time_fn))
-FIRST(first_clockjoin, clockjoin, (pthread_t th, void **ret, clockid_t c, const struct timespec *t),
-      (th, ret, c, t), NO_FALLBACK(join_clock_fn))
-FIRST(first_barrier_wait, barrier_wait, (pthread_barrier_t * b), (b), NO_FALLBACK(barrier_fn))
-
-/* The semaphore calls report errors in errno. */
-#define FIRST_SEM(name, f, PARAMS, ARGS)                                                           \
-  SYNC_TEXT static int name PARAMS {                                                               \
-    if (sync_resolve(false) && DISP(f) != name)                                                    \
-      return DISP(f) ARGS;                                                                         \
-    errno = ENOSYS;                                                                                \
-    return -1;                                                                                     \
-  }
-
-FIRST_SEM(first_sem_wait, sem_wait, (sem_t * s), (s))
-FIRST_SEM(first_sem_timedwait, sem_timedwait, (sem_t * s, const struct timespec *t), (s, t))
-FIRST_SEM(first_sem_clockwait, sem_clockwait, (sem_t * s, clockid_t c, const struct timespec *t),
-          (s, c, t))
+      NONE, next("pthread_cond_clockwait"), FAIL_RC)
+FIRST(first_join, join, join_fn, (pthread_t th, void **ret), (th, ret), NONE, next("pthread_join"),
+      FAIL_RC)
+FIRST(first_timedjoin, timedjoin, join_time_fn,
+      (pthread_t th, void **ret, const struct timespec *t), (th, ret, t), NONE,
+      next("pthread_timedjoin_np"), FAIL_RC)
+FIRST(first_clockjoin, clockjoin, join_clock_fn,
+      (pthread_t th, void **ret, clockid_t c, const struct timespec *t), (th, ret, c, t), NONE,
+      next("pthread_clockjoin_np"), FAIL_RC)
+FIRST(first_barrier_wait, barrier_wait, barrier_fn, (pthread_barrier_t * b), (b), NONE,
+      next("pthread_barrier_wait"), FAIL_RC)
+FIRST(first_sem_wait, sem_wait, sem_fn, (sem_t * s), (s), NONE, next("sem_wait"), FAIL_ERRNO)
+FIRST(first_sem_timedwait, sem_timedwait, sem_time_fn, (sem_t * s, const struct timespec *t),
+      (s, t), NONE, next("sem_timedwait"), FAIL_ERRNO)
+FIRST(first_sem_clockwait, sem_clockwait, sem_clock_fn,
+      (sem_t * s, clockid_t c, const struct timespec *t), (s, c, t), NONE, next("sem_clockwait"),
+      FAIL_ERRNO)
 
 static sync_disp_t disp
     __attribute__((aligned(64))) = {.f = {
