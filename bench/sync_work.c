@@ -17,6 +17,15 @@
  *                             glibc's futex word says a waiter sleeps), main releases it and
  *                             waits for the other thread to have taken and released it. Prints
  *                             "handoff <ns per round>"
+ *   sync_work interleaved N   with libcprof preloaded: the three states in one process, a second
+ *                             thread idle, in 15 rounds of three slices of N/15 pairs, one per
+ *                             state: glibc's functions called directly (found in libc.so.6 with
+ *                             dlsym), the hooks with the profiles off, the hooks with them on
+ *                             (CPROF_BLOCK_RATE and CPROF_MUTEX_FRACTION switched with the API,
+ *                             found with dlsym), the order rotating. All three through function
+ *                             pointers, so that only what is behind them differs. Prints
+ *                             "interleaved <glibc> <off> <on>", the median ns per pair of each,
+ *                             and "on-minus-off <median of the per-round differences>"
  *
  * The mutex is a global and the loop calls through the PLT, as a program built with -O2 does, so
  * the preloaded hooks (or libc) are what is timed. With SYNC_WORK_OUT=<dir> and libcprof preloaded,
@@ -123,6 +132,75 @@ static void *handoff_waiter(void *arg) {
   return NULL;
 }
 
+typedef int (*lock_fn)(pthread_mutex_t *);
+
+__attribute__((noinline)) static double timed_slice(lock_fn lock, lock_fn unlock, long n) {
+  int64_t t0 = now_ns();
+  for (long i = 0; i < n; i++) {
+    lock(&m);
+    counter++;
+    unlock(&m);
+  }
+  return (double)(now_ns() - t0) / (double)n;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+#define ROUNDS 15
+
+static int interleaved(long n) {
+  void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+  lock_fn g_lock = libc ? (lock_fn)dlsym(libc, "pthread_mutex_lock") : NULL;
+  lock_fn g_unlock = libc ? (lock_fn)dlsym(libc, "pthread_mutex_unlock") : NULL;
+  int (*set_block)(int64_t) = (int (*)(int64_t))dlsym(RTLD_DEFAULT, "cprof_set_block_profile_rate");
+  int (*set_mutex)(int) = (int (*)(int))dlsym(RTLD_DEFAULT, "cprof_set_mutex_profile_fraction");
+  lock_fn h_lock = pthread_mutex_lock, h_unlock = pthread_mutex_unlock;
+  if (g_lock == NULL || g_unlock == NULL || set_block == NULL || set_mutex == NULL ||
+      g_lock == h_lock) {
+    fprintf(stderr, "sync_work interleaved: needs libcprof preloaded\n");
+    return 1;
+  }
+  pthread_t t;
+  if (pipe(idle_pipe) != 0 || pthread_create(&t, NULL, idle, NULL) != 0)
+    return 1;
+  set_block(1); /* the first time loads the extension and builds tables: not in any slice */
+  set_mutex(1);
+  set_block(0);
+  set_mutex(0);
+  long k = n / ROUNDS;
+  timed_slice(g_lock, g_unlock, k / 10);
+  timed_slice(h_lock, h_unlock, k / 10);
+  double v[3][ROUNDS], diff[ROUNDS];
+  for (int r = 0; r < ROUNDS; r++) {
+    for (int j = 0; j < 3; j++) {
+      int which = (j + r) % 3;
+      if (which == 2) {
+        set_block(1);
+        set_mutex(1);
+      }
+      v[which][r] = which == 0 ? timed_slice(g_lock, g_unlock, k) : timed_slice(h_lock, h_unlock, k);
+      if (which == 2) {
+        set_block(0);
+        set_mutex(0);
+      }
+    }
+    diff[r] = v[2][r] - v[1][r];
+  }
+  double g = median(v[0], ROUNDS), off = median(v[1], ROUNDS), on = median(v[2], ROUNDS);
+  printf("interleaved %.3f %.3f %.3f\non-minus-off %.3f\n", g, off, on, median(diff, ROUNDS));
+  close(idle_pipe[1]);
+  pthread_join(t, NULL);
+  return 0;
+}
+
 static int handoff(long n) {
   pthread_t t;
   per_thread = n;
@@ -147,7 +225,7 @@ static int handoff(long n) {
 
 int main(int argc, char **argv) {
   if (argc != 3) {
-    fprintf(stderr, "usage: sync_work uncontended|uncontended-mt|contended|handoff N\n");
+    fprintf(stderr, "usage: sync_work uncontended|uncontended-mt|contended|handoff|interleaved N\n");
     return 2;
   }
   long n = atol(argv[2]);
@@ -184,6 +262,8 @@ int main(int argc, char **argv) {
     printf("contended %.3f\npairs %ld\n", (double)(now_ns() - t0) / (double)(2 * n), counter);
     return counter == 2 * n ? write_profiles() : 1;
   }
+  if (strcmp(argv[1], "interleaved") == 0)
+    return interleaved(n);
   if (strcmp(argv[1], "handoff") == 0)
     return handoff(n) != 0 ? 1 : write_profiles();
   fprintf(stderr, "sync_work: unknown mode %s\n", argv[1]);
