@@ -22,10 +22,13 @@
  *                             state: glibc's functions called directly (found in libc.so.6 with
  *                             dlsym), the hooks with the profiles off, the hooks with them on
  *                             (CPROF_BLOCK_RATE and CPROF_MUTEX_FRACTION switched with the API,
- *                             found with dlsym), the order rotating. All three through function
- *                             pointers, so that only what is behind them differs. Prints
- *                             "interleaved <glibc> <off> <on>", the median ns per pair of each,
- *                             and "on-minus-off <median of the per-round differences>"
+ *                             found with dlsym), the order rotating; each slice followed by a
+ *                             slice of H/15 handoffs (sync_work interleaved N H; H 30000 by
+ *                             default) in the same state. All through function pointers, so that
+ *                             only what is behind them differs. Prints "interleaved <glibc> <off>
+ *                             <on>", the median ns per pair of each, "on-minus-off <median of the
+ *                             per-round differences>", and the same for the handoffs
+ *                             ("interleaved-handoff", "handoff-on-minus-off", ns per round)
  *
  * The mutex is a global and the loop calls through the PLT, as a program built with -O2 does, so
  * the preloaded hooks (or libc) are what is timed. With SYNC_WORK_OUT=<dir> and libcprof preloaded,
@@ -119,20 +122,49 @@ static void relax(int *n) {
 #endif
 }
 
+typedef int (*lock_fn)(pthread_mutex_t *);
+
+static lock_fn h_lock_fn = pthread_mutex_lock, h_unlock_fn = pthread_mutex_unlock;
+
 static void *handoff_waiter(void *arg) {
   (void)arg;
   for (long i = 1; i <= per_thread; i++) {
     int spins = 0;
     while (atomic_load(&round_no) != i)
       relax(&spins);
-    pthread_mutex_lock(&m);
-    pthread_mutex_unlock(&m);
+    h_lock_fn(&m);
+    h_unlock_fn(&m);
     atomic_store(&round_done, i);
   }
   return NULL;
 }
 
-typedef int (*lock_fn)(pthread_mutex_t *);
+/* n handoffs through lock and unlock (both threads use them); ns per round, or -1. */
+static double handoff_slice(lock_fn lock, lock_fn unlock, long n) {
+  pthread_t t;
+  h_lock_fn = lock;
+  h_unlock_fn = unlock;
+  per_thread = n;
+  atomic_store(&round_no, 0);
+  atomic_store(&round_done, 0);
+  if (pthread_create(&t, NULL, handoff_waiter, NULL) != 0)
+    return -1;
+  int64_t t0 = now_ns();
+  for (long i = 1; i <= n; i++) {
+    lock(&m);
+    atomic_store(&round_no, i);
+    int spins = 0;
+    while (__atomic_load_n(&m.__data.__lock, __ATOMIC_ACQUIRE) != 2) /* the waiter sleeps */
+      relax(&spins);
+    unlock(&m);
+    spins = 0;
+    while (atomic_load(&round_done) != i)
+      relax(&spins);
+  }
+  double ns = (double)(now_ns() - t0) / (double)n;
+  pthread_join(t, NULL);
+  return ns;
+}
 
 __attribute__((noinline)) static double timed_slice(lock_fn lock, lock_fn unlock, long n) {
   int64_t t0 = now_ns();
@@ -156,7 +188,7 @@ static double median(double *v, int n) {
 
 #define ROUNDS 15
 
-static int interleaved(long n) {
+static int interleaved(long n, long hn_all) {
   void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
   lock_fn g_lock = libc ? (lock_fn)dlsym(libc, "pthread_mutex_lock") : NULL;
   lock_fn g_unlock = libc ? (lock_fn)dlsym(libc, "pthread_mutex_unlock") : NULL;
@@ -175,57 +207,49 @@ static int interleaved(long n) {
   set_mutex(1);
   set_block(0);
   set_mutex(0);
-  long k = n / ROUNDS;
+  long k = n / ROUNDS, hn = hn_all / ROUNDS > 0 ? hn_all / ROUNDS : 1;
   timed_slice(g_lock, g_unlock, k / 10);
   timed_slice(h_lock, h_unlock, k / 10);
-  double v[3][ROUNDS], diff[ROUNDS];
+  double v[3][ROUNDS], diff[ROUNDS], hv[3][ROUNDS], hdiff[ROUNDS];
   for (int r = 0; r < ROUNDS; r++) {
     for (int j = 0; j < 3; j++) {
       int which = (j + r) % 3;
+      lock_fn lk = which == 0 ? g_lock : h_lock, ul = which == 0 ? g_unlock : h_unlock;
       if (which == 2) {
         set_block(1);
         set_mutex(1);
       }
-      v[which][r] = which == 0 ? timed_slice(g_lock, g_unlock, k) : timed_slice(h_lock, h_unlock, k);
+      v[which][r] = timed_slice(lk, ul, k);
+      hv[which][r] = handoff_slice(lk, ul, hn);
       if (which == 2) {
         set_block(0);
         set_mutex(0);
       }
     }
     diff[r] = v[2][r] - v[1][r];
+    hdiff[r] = hv[2][r] - hv[1][r];
   }
   double g = median(v[0], ROUNDS), off = median(v[1], ROUNDS), on = median(v[2], ROUNDS);
   printf("interleaved %.3f %.3f %.3f\non-minus-off %.3f\n", g, off, on, median(diff, ROUNDS));
+  g = median(hv[0], ROUNDS), off = median(hv[1], ROUNDS), on = median(hv[2], ROUNDS);
+  printf("interleaved-handoff %.3f %.3f %.3f\nhandoff-on-minus-off %.3f\n", g, off, on,
+         median(hdiff, ROUNDS));
   close(idle_pipe[1]);
   pthread_join(t, NULL);
   return 0;
 }
 
 static int handoff(long n) {
-  pthread_t t;
-  per_thread = n;
-  if (pthread_create(&t, NULL, handoff_waiter, NULL) != 0)
+  double ns = handoff_slice(pthread_mutex_lock, pthread_mutex_unlock, n);
+  if (ns < 0)
     return 1;
-  int64_t t0 = now_ns();
-  for (long i = 1; i <= n; i++) {
-    pthread_mutex_lock(&m);
-    atomic_store(&round_no, i);
-    int spins = 0;
-    while (__atomic_load_n(&m.__data.__lock, __ATOMIC_ACQUIRE) != 2) /* the waiter sleeps */
-      relax(&spins);
-    pthread_mutex_unlock(&m);
-    spins = 0;
-    while (atomic_load(&round_done) != i)
-      relax(&spins);
-  }
-  printf("handoff %.3f\n", (double)(now_ns() - t0) / (double)n);
-  pthread_join(t, NULL);
+  printf("handoff %.3f\n", ns);
   return 0;
 }
 
 int main(int argc, char **argv) {
-  if (argc != 3) {
-    fprintf(stderr, "usage: sync_work uncontended|uncontended-mt|contended|handoff|interleaved N\n");
+  if (argc != 3 && !(argc == 4 && strcmp(argv[1], "interleaved") == 0)) {
+    fprintf(stderr, "usage: sync_work uncontended|uncontended-mt|contended|handoff|interleaved N [H]\n");
     return 2;
   }
   long n = atol(argv[2]);
@@ -263,7 +287,7 @@ int main(int argc, char **argv) {
     return counter == 2 * n ? write_profiles() : 1;
   }
   if (strcmp(argv[1], "interleaved") == 0)
-    return interleaved(n);
+    return interleaved(n, argc > 3 ? atol(argv[3]) : 30000);
   if (strcmp(argv[1], "handoff") == 0)
     return handoff(n) != 0 ? 1 : write_profiles();
   fprintf(stderr, "sync_work: unknown mode %s\n", argv[1]);
