@@ -14,9 +14,9 @@
  *                             contend depends on how often the two threads run at once;
  *   sync_work handoff N       N handoffs, each a true contention: main takes the mutex, a second
  *                             thread tries to and goes to sleep in the kernel (main waits until
- *                             glibc's futex word says a waiter sleeps), main releases it and
- *                             waits for the other thread to have taken and released it. Prints
- *                             "handoff <ns per round>"
+ *                             glibc's futex word says a waiter sleeps, and 20 us more), main
+ *                             releases it and waits for the other thread to have taken and
+ *                             released it. Prints "handoff <ns per round>" (20 us of it the wait)
  *   sync_work interleaved N   with libcprof preloaded: the three states in one process, a second
  *                             thread idle, in 15 rounds of three slices of N/15 pairs, one per
  *                             state: glibc's functions called directly (found in libc.so.6 with
@@ -113,6 +113,11 @@ static int write_profiles(void) {
 
 static _Atomic long round_no, round_done;
 
+/* How long the holder keeps the mutex once the waiter has said it will sleep (glibc's futex word
+ * 2): long enough for it to be asleep in the kernel, so that every round is a real wake-up, not a
+ * waiter caught on its way in. */
+#define SETTLE_NS 20000
+
 static void relax(int *n) {
   if (++*n >= 100)
     sched_yield();
@@ -154,7 +159,9 @@ static double handoff_slice(lock_fn lock, lock_fn unlock, long n) {
     lock(&m);
     atomic_store(&round_no, i);
     int spins = 0;
-    while (__atomic_load_n(&m.__data.__lock, __ATOMIC_ACQUIRE) != 2) /* the waiter sleeps */
+    while (__atomic_load_n(&m.__data.__lock, __ATOMIC_ACQUIRE) != 2) /* the waiter is going */
+      relax(&spins);
+    for (int64_t until = now_ns() + SETTLE_NS; now_ns() < until;) /* ... to sleep in the kernel */
       relax(&spins);
     unlock(&m);
     spins = 0;
