@@ -8,7 +8,8 @@ bench/sync_work times lock/unlock pairs inside the process (start-up and exit ar
   uncontended-mt  the same with an idle second thread alive: every lock is an atomic instruction,
                   as in any threaded program (and in every run with a profile on, since the
                   profiler's background thread exists then)
-  handoff         20000 true contentions: a thread sleeps in the kernel on the mutex main holds,
+  handoff         20000 true contentions: a thread sleeps in the kernel on the mutex main holds
+                  (main keeps it 20 us after glibc's futex word says a waiter is going to sleep),
                   main releases it and waits for the other thread to take and release it; ns per
                   round
 under each configuration, all attached with LD_PRELOAD:
@@ -203,8 +204,7 @@ def main():
         anomalies.append("on, uncontended-mt: %+.1f ns over glibc" % d_on)
     d_h = diff_med("on", "handoff")
     verdicts.append("on, handoff: %+.0f ns per contended handoff in separate processes, %+.0f in "
-                    "one (both profiles record it, two stacks walked; mostly the scheduler's "
-                    "timing on a shared machine)" % (d_h, med([x[3] for x in ihand])))
+                    "one (both profiles record it, two stacks walked)" % (d_h, med([x[3] for x in ihand])))
     text = ("### Lock/unlock cost (sync_work, %d rounds, configurations rotating; units: %s)\n\n"
             "%s\n\nIn one process, interleaved (sync_work interleaved, %d pairs and %d handoffs "
             "a run, one run a round):\n\n%s\n\n%s\n\n### Anomalies\n\n%s\n"
