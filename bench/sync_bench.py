@@ -209,7 +209,8 @@ def main():
             "%s\n\nIn one process, interleaved (sync_work interleaved, %d pairs and %d handoffs "
             "a run, one run a round):\n\n%s\n\n%s\n\n### Anomalies\n\n%s\n"
             % (a.rounds, ", ".join("%s %s" % (w, unit[w]) for w, _ in WORKLOADS), table,
-               INTERLEAVED, INTERLEAVED_HANDOFFS, itable, "\n".join("- " + v for v in verdicts),
+               max(15, int(INTERLEAVED * a.scale)),
+               max(15, int(INTERLEAVED_HANDOFFS * a.scale)), itable, "\n".join("- " + v for v in verdicts),
                bl.anomalies_md(anomalies)))
     bl.emit(text, a.md)
 
