@@ -256,7 +256,8 @@ static int handoff(long n) {
 
 int main(int argc, char **argv) {
   if (argc != 3 && !(argc == 4 && strcmp(argv[1], "interleaved") == 0)) {
-    fprintf(stderr, "usage: sync_work uncontended|uncontended-mt|contended|handoff|interleaved N [H]\n");
+    fprintf(stderr,
+            "usage: sync_work uncontended|uncontended-mt|contended|handoff|interleaved N [H]\n");
     return 2;
   }
   long n = atol(argv[2]);

@@ -130,8 +130,9 @@ CPROF_API int cprof_set_mutex_profile_fraction(int rate);
 /*
  * Writes the profile called name to fd, as Go's pprof.Lookup(name).WriteTo(fd, debug): "heap",
  * "allocs" (the heap profile with alloc_space as its default sample type), "block", "mutex", and
- * the other profiles named in this header. debug 0 writes gzipped profile.proto, 1 Go's legacy text form. Errors:
- * -ENOENT no profile of that name; -EINVAL a NULL name, fd < 0 or debug < 0; a write error.
+ * the other profiles named in this header. debug 0 writes gzipped profile.proto, 1 Go's legacy
+ * text form. Errors: -ENOENT no profile of that name; -EINVAL a NULL name, fd < 0 or debug < 0;
+ * a write error.
  */
 CPROF_API int cprof_write_profile(const char *name, int fd, int debug);
 

@@ -373,7 +373,8 @@ const http_endpoint_t http_endpoints[] = {
      "A sampling of memory allocations of live objects. You can specify the gc GET parameter to "
      "run GC before taking the heap sample.",
      http_heap_count, http_heap_serve, 0},
-    {"mutex", "Stack traces of holders of contended mutexes", http_mutex_count, http_mutex_serve, 0},
+    {"mutex", "Stack traces of holders of contended mutexes", http_mutex_count, http_mutex_serve,
+     0},
 };
 
 const size_t http_nendpoints = sizeof http_endpoints / sizeof http_endpoints[0];

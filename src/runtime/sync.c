@@ -409,12 +409,11 @@ static void resolve_all(void) {
 static void disp_apply(void) {
   bool lock = mode_block || mode_mutex || mode_waits, wait = mode_block || mode_waits;
   const sync_fns_t *r = &real.f;
+/* clang-format off */
 #define SET(fn, on)                                                                                \
-  __atomic_store_n(&disp.f.fn,                                                                     \
-                   (on) && r->fn != NULL ? on_fns.fn                                               \
-                   : r->fn != NULL       ? r->fn                                                   \
-                                         : disp.f.fn,                                                    \
+  __atomic_store_n(&disp.f.fn, (on) && r->fn != NULL ? on_fns.fn : r->fn ? r->fn : disp.f.fn,     \
                    __ATOMIC_RELEASE)
+  /* clang-format on */
   SET(mutex_lock, lock && real.mutex_trylock != NULL);
   SET(mutex_timedlock, lock && real.mutex_trylock != NULL);
   SET(mutex_clocklock, lock && real.mutex_trylock != NULL);

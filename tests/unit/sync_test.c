@@ -204,7 +204,7 @@ SITE(site_guarded, pthread_mutex_lock(&m))
 SITE(site_rdlock, pthread_rwlock_rdlock(&rw))
 SITE(site_wrunlock, pthread_rwlock_unlock(&rw))
 
-static int (*const sites[])(void) = {site_lock,    site_unlock,  site_uncontended,
+static int (*const sites[])(void) = {site_lock,    site_unlock, site_uncontended,
                                      site_guarded, site_rdlock, site_wrunlock};
 
 /* The site whose code holds pc. */
@@ -377,7 +377,7 @@ static int semantics(int *out) {
   out[n++] = pthread_mutex_timedlock(&plain, &soon); /* ETIMEDOUT */
   soon = in_ms(CLOCK_MONOTONIC, 20);
   out[n++] = pthread_mutex_clocklock(&plain, CLOCK_MONOTONIC, &soon); /* ETIMEDOUT */
-  out[n++] = pthread_mutex_trylock(&plain); /* EBUSY */
+  out[n++] = pthread_mutex_trylock(&plain);                           /* EBUSY */
   atomic_store(&held, 2);
   pthread_join(t, NULL);
 
@@ -385,8 +385,8 @@ static int semantics(int *out) {
   out[n++] = pthread_rwlock_timedrdlock(&l, &bad); /* EINVAL, even though free */
   out[n++] = pthread_rwlock_clockwrlock(&l, CLOCK_PROCESS_CPUTIME_ID, &soon); /* EINVAL */
   out[n++] = pthread_rwlock_wrlock(&l);
-  out[n++] = pthread_rwlock_wrlock(&l);  /* EDEADLK */
-  out[n++] = pthread_rwlock_rdlock(&l);  /* EDEADLK */
+  out[n++] = pthread_rwlock_wrlock(&l); /* EDEADLK */
+  out[n++] = pthread_rwlock_rdlock(&l); /* EDEADLK */
   out[n++] = pthread_rwlock_unlock(&l);
   out[n++] = pthread_rwlock_rdlock(&l);
   out[n++] = pthread_rwlock_trywrlock(&l); /* EBUSY */
@@ -415,7 +415,7 @@ static int semantics(int *out) {
   out[n++] = errno; /* EINVAL */
   errno = 777;
   out[n++] = pthread_mutex_lock(&plain) + pthread_mutex_unlock(&plain);
-  out[n++] = errno; /* kept */
+  out[n++] = errno;                              /* kept */
   out[n++] = pthread_join(pthread_self(), NULL); /* EDEADLK */
 
   pthread_barrier_t b;
@@ -441,13 +441,14 @@ static void test_semantics(void) {
     if (off[i] != on[i])
       fprintf(stderr, "  result %d: off %d on %d\n", i, off[i], on[i]);
   static const int want[] = {
-      0,         EDEADLK,   EBUSY,     0,         EPERM,     0,         0,
-      0,         EBUSY,     0,         0,         0,         EPERM,     EOWNERDEAD,
-      0,         0,         0,         0,         0,         0,         EINVAL,
-      ETIMEDOUT, ETIMEDOUT, EBUSY,     EINVAL,    EINVAL,    0,         EDEADLK,
-      EDEADLK,   0,         0,         EBUSY,     0,         ETIMEDOUT, ETIMEDOUT,
-      0,         0,         777,       -1,        ETIMEDOUT, -1,        EINVAL,
-      -1,        EINVAL,    0,         777,       EDEADLK,   PTHREAD_BARRIER_SERIAL_THREAD};
+      0,      EDEADLK,    EBUSY,  0,         EPERM,     0,
+      0,      0,          EBUSY,  0,         0,         0,
+      EPERM,  EOWNERDEAD, 0,      0,         0,         0,
+      0,      0,          EINVAL, ETIMEDOUT, ETIMEDOUT, EBUSY,
+      EINVAL, EINVAL,     0,      EDEADLK,   EDEADLK,   0,
+      0,      EBUSY,      0,      ETIMEDOUT, ETIMEDOUT, 0,
+      0,      777,        -1,     ETIMEDOUT, -1,        EINVAL,
+      -1,     EINVAL,     0,      777,       EDEADLK,   PTHREAD_BARRIER_SERIAL_THREAD};
   CHECK(n == (int)(sizeof want / sizeof want[0]) && memcmp(off, want, sizeof want) == 0,
         "libc's answers (%d results)", n);
   for (int i = 0; i < n && i < (int)(sizeof want / sizeof want[0]); i++)
@@ -648,8 +649,7 @@ static void test_write(void) {
   void *snap = sync_snapshot(SYNC_BLOCK);
   prof_t *p = write_and_decode(snap, NULL);
   if (p != NULL) {
-    CHECK(p->nsample_type == 2 &&
-              strcmp(prof_str(p, p->sample_type[0].type), "contentions") == 0 &&
+    CHECK(p->nsample_type == 2 && strcmp(prof_str(p, p->sample_type[0].type), "contentions") == 0 &&
               strcmp(prof_str(p, p->sample_type[0].unit), "count") == 0 &&
               strcmp(prof_str(p, p->sample_type[1].type), "delay") == 0 &&
               strcmp(prof_str(p, p->sample_type[1].unit), "nanoseconds") == 0,

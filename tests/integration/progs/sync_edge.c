@@ -4,8 +4,8 @@
  * compares the outputs).
  *
  * Prints one line per call, "<what> <result>" (for the semaphore calls the result and errno), in
- * a fixed order: error-checking, recursive and robust mutexes, trylock, timed locks that time out or
- * whose arguments are bad, rwlocks, condition variables that time out, semaphores, errno kept
+ * a fixed order: error-checking, recursive and robust mutexes, trylock, timed locks that time out
+ * or whose arguments are bad, rwlocks, condition variables that time out, semaphores, errno kept
  * across calls that succeed, join on oneself, a barrier of one, and a contended lock under a
  * cancellation-free handoff. On stderr, whether pthread_mutex_lock is libcprof's (for the test to
  * know the hooks were there).
