@@ -2,9 +2,10 @@
 # bench/run.sh <builddir> — what `make bench` runs: builds the bench programs into <builddir>/bench,
 # measures CPU-profiling overhead (cpu_bench.py: libcprof and gperftools at 100 and 1000 Hz against
 # bare runs, paired, at two workload lengths: fixed cost per profile and steady-state overhead),
-# start-up cost (startup_bench.py: LD_PRELOAD of libcprof and comparison libraries on /bin/true)
-# heap-profiling overhead (heap_bench.py) and the cprof command against go tool pprof on a large
-# profile (tool_bench.py), and prints one summary. The same text is written to
+# start-up cost (startup_bench.py: LD_PRELOAD of libcprof and comparison libraries on /bin/true),
+# heap-profiling overhead (heap_bench.py), the pthread hooks' cost per lock/unlock pair
+# (sync_bench.py) and the cprof command against go tool pprof on a large profile (tool_bench.py),
+# and prints one summary. The same text is written to
 # <builddir>/bench/results.md; copy its tables into bench/README.md when they change.
 # Takes ~7 minutes on 2 cores. BENCH_QUICK=1 makes a ~30 s smoke run (numbers not meaningful);
 # BENCH_PAIRS=n overrides the number of pairs. Not part of `make test`.
@@ -67,7 +68,15 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
 fi
 # shellcheck disable=SC2086
 python3 "$here/tool_bench.py" --build "$B" $tool_args --md "$B/bench/tool.md" >/dev/null
+# lock/unlock cost: sync_bench.py (glibc, libcprof off, on, on sampled; ~1 minute).
+sync_args="--rounds ${BENCH_PAIRS:-7}"
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+  sync_args="--rounds ${BENCH_PAIRS:-2} --scale 0.1"
+fi
+# shellcheck disable=SC2086
+python3 "$here/sync_bench.py" --build "$B" $sync_args --md "$B/bench/sync.md" >/dev/null
 { cat "$B/bench/cpu.md"; echo; cat "$B/bench/startup.md"; } >>"$out"
 { echo; cat "$B/bench/heap.md"; } >>"$out"
+{ echo; cat "$B/bench/sync.md"; } >>"$out"
 { echo; cat "$B/bench/tool.md"; } >>"$out"
 cat "$out"

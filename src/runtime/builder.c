@@ -278,15 +278,19 @@ static int bld_mappings(bld_t *b) {
   return 0;
 }
 
-/* Sets each mapping's has_* flags: true when every location in it had that much. */
+/* Sets each mapping's has_* flags: true when the symbolizer had that kind of information for the
+ * module (some location in it got it). Its other locations are then addresses nothing names (a
+ * PLT stub, code without a symbol), which a reader re-symbolizing from the binary cannot name
+ * either: go tool pprof re-symbolizes a whole mapping whose has_functions is false, and when it
+ * does so for a PIE program it loses the names this profile had. */
 static void bld_mapping_flags(bld_t *b) {
   for (size_t i = 0; i < b->maps.n; i++) {
     const bld_map_stat_t *st = &b->stat[i];
     prof_mapping_t *m = &b->p->mapping[i];
-    m->has_functions = st->nloc > 0 && st->nfunc == st->nloc;
-    m->has_filenames = st->nloc > 0 && st->nfile == st->nloc;
-    m->has_line_numbers = st->nloc > 0 && st->nline == st->nloc;
-    m->has_inline_frames = st->nloc > 0 && st->ninline == st->nloc;
+    m->has_functions = st->nfunc > 0;
+    m->has_filenames = st->nfile > 0;
+    m->has_line_numbers = st->nline > 0;
+    m->has_inline_frames = st->ninline > 0;
   }
 }
 

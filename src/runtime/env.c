@@ -12,7 +12,8 @@
  * profile it inherited and writes nothing.
  *
  * Heap sampling is turned on, at Go's default rate, by CPROF_HEAP and CPROF_HTTP (both will read
- * it); CPROF_MEM_RATE sets the rate itself, 0 included, and wins over that default.
+ * it); CPROF_MEM_RATE sets the rate itself, 0 included, and wins over that default. The block and
+ * mutex profiles are off unless CPROF_BLOCK_RATE or CPROF_MUTEX_FRACTION turns them on (as Go's).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -28,6 +29,7 @@
 #include "runtime/cpu.h"
 #include "runtime/heap.h"
 #include "runtime/report.h"
+#include "runtime/sync.h"
 #include "runtime/sys.h"
 
 static char env_cpu_path[PATH_MAX]; /* absolute, %p expanded; "" when unset */
@@ -174,6 +176,36 @@ static void set_mem_rate_from_env(const char *s) {
     report("CPROF_MEM_RATE=%s: heap profile not started: %s", s, strerror(-rc));
 }
 
+/* A non-negative integer for variable name, or -1 (reported) when s is not one. */
+static long long parse_count(const char *name, const char *s) {
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno || end == s || *end != '\0' || v < 0) {
+    report("%s=%s is not a number >= 0: ignored", name, s);
+    return -1;
+  }
+  return v;
+}
+
+static void set_block_rate_from_env(const char *s) {
+  long long v = parse_count("CPROF_BLOCK_RATE", s);
+  int rc = v >= 0 ? sync_set_block_rate(v) : 0;
+  if (rc != 0)
+    report("CPROF_BLOCK_RATE=%s: block profile not started: %s", s, strerror(-rc));
+}
+
+static void set_mutex_fraction_from_env(const char *s) {
+  long long v = parse_count("CPROF_MUTEX_FRACTION", s);
+  if (v > INT_MAX) {
+    report("CPROF_MUTEX_FRACTION=%s is too large: ignored", s);
+    return;
+  }
+  int64_t rc = v >= 0 ? sync_set_mutex_fraction(v) : 0;
+  if (rc < 0)
+    report("CPROF_MUTEX_FRACTION=%s: mutex profile not started: %s", s, strerror((int)-rc));
+}
+
 __attribute__((constructor)) static void cprof_env_init(void) {
   const char *cpu = getenv("CPROF_CPU");
   const char *http = getenv("CPROF_HTTP");
@@ -181,7 +213,9 @@ __attribute__((constructor)) static void cprof_env_init(void) {
   const char *timer = getenv("CPROF_TIMER");
   const char *heap = getenv("CPROF_HEAP");
   const char *mem_rate = getenv("CPROF_MEM_RATE");
-  if (!cpu && !http && !hz && !timer && !heap && !mem_rate)
+  const char *block_rate = getenv("CPROF_BLOCK_RATE");
+  const char *mutex_fraction = getenv("CPROF_MUTEX_FRACTION");
+  if (!cpu && !http && !hz && !timer && !heap && !mem_rate && !block_rate && !mutex_fraction)
     return;
   if (hz) {
     int v = parse_hz(hz);
@@ -195,6 +229,10 @@ __attribute__((constructor)) static void cprof_env_init(void) {
                   : 1;
   if (mem_rate && *mem_rate)
     set_mem_rate_from_env(mem_rate);
+  if (block_rate && *block_rate)
+    set_block_rate_from_env(block_rate);
+  if (mutex_fraction && *mutex_fraction)
+    set_mutex_fraction_from_env(mutex_fraction);
   if (heap && *heap && (owner || strstr(heap, "%p")))
     start_heap_from_env(heap);
   if (cpu && *cpu && (owner || strstr(cpu, "%p")))

@@ -124,6 +124,22 @@ typedef struct rt_thread_dump {
   const char *note; /* NULL, or a line printed first as a "# " comment */
 } rt_thread_dump_t;
 
+/* One record of the block or mutex profile for Go's legacy text form (debug=1), as the proto has
+ * it: the unbiased count and the delay in "cycles" (nanoseconds here). */
+typedef struct rt_sync_record {
+  const uintptr_t *pcs; /* return addresses, leaf first */
+  uint32_t depth;
+  int64_t cycles, count;
+} rt_sync_record_t;
+
+typedef struct rt_sync_text {
+  bool mutex; /* "--- mutex:" with a "sampling period=" line, else "--- contention:" */
+  int64_t cycles_per_second;       /* the unit of cycles */
+  int64_t period;                  /* the mutex profile's fraction */
+  const rt_sync_record_t *records; /* any order: the writer sorts them as Go does */
+  size_t nrecords;
+} rt_sync_text_t;
+
 /* What the core offers the extension. */
 typedef struct core_api {
   size_t size;
@@ -157,6 +173,13 @@ typedef struct core_api {
   int (*count_write)(int fd, const void *snap, const void *base, int debug);
   long (*count_of)(const char *name);
   size_t (*count_custom)(const char **names, size_t max);
+  /* The block and mutex profiles (synctab.c, syncwrite.c), as the heap's above: which is 0 for
+   * block, 1 for mutex; sync_write writes snap minus base (when not NULL), debug 0 as gzipped
+   * profile.proto, >= 1 as Go's text; sync_count is the number of records, for the index page. */
+  void *(*sync_snapshot)(int which);
+  void (*sync_snapshot_free)(void *snap);
+  int (*sync_write)(int fd, const void *snap, const void *base, int debug);
+  long (*sync_count)(int which);
 } core_api_t;
 
 /* What the extension offers the core. */
@@ -178,6 +201,10 @@ typedef struct ext_api {
   /* Writes the threads profile's debug=2 dump: one block per thread, its state and its
    * symbolized stack, laid out after Go's goroutine dump (threadtext.c). */
   int (*threads_text_write)(int fd, const rt_thread_dump_t *dump);
+  /* Writes Go's block or mutex debug=1 text to fd: "--- contention:" or "--- mutex:", the
+   * cycles/second line (and the mutex profile's sampling period), records sorted by cycles with
+   * their symbolized stacks, and the memory map. */
+  int (*sync_text_write)(int fd, const rt_sync_text_t *text);
 } ext_api_t;
 
 /* What the HTTP plugin offers the core: cprof_http_start() and friends (cprof.h). */
@@ -198,6 +225,7 @@ void cfi_free(unwind_set_t *set);                                  /* cfi.c */
 int heaptext_write(int fd, const rt_heap_text_t *text);            /* heaptext.c */
 int counttext_write(int fd, const rt_count_text_t *text);          /* counttext.c */
 int threadtext_write(int fd, const rt_thread_dump_t *dump);        /* threadtext.c */
+int synctext_write(int fd, const rt_sync_text_t *text);            /* synctext.c */
 
 /* The extension's one entry point. Called once; returns its table, or NULL with a report made. */
 const ext_api_t *cprof_ext_init(const core_api_t *core);

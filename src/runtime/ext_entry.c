@@ -17,6 +17,7 @@ static const ext_api_t ext_table = {
     .heap_text_write = heaptext_write,
     .count_text_write = counttext_write,
     .threads_text_write = threadtext_write,
+    .sync_text_write = synctext_write,
 };
 
 __attribute__((visibility("default"))) const ext_api_t *cprof_ext_init(const core_api_t *core) {

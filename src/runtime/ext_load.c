@@ -23,6 +23,7 @@
 #include "runtime/heap.h"
 #include "runtime/profiles.h"
 #include "runtime/report.h"
+#include "runtime/sync.h"
 
 static char cmdline_buf[8192];
 
@@ -140,6 +141,10 @@ static const core_api_t core_table = {
     .count_write = profiles_count_write,
     .count_of = profiles_count_of,
     .count_custom = profiles_count_custom,
+    .sync_snapshot = sync_snapshot,
+    .sync_snapshot_free = sync_snapshot_free,
+    .sync_write = sync_write,
+    .sync_count = sync_count,
 };
 
 static const ext_api_t *ext_loaded;

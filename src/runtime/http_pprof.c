@@ -12,7 +12,8 @@
  * thread, and sends the file; a second concurrent profile gets Go's 500 "Could not enable CPU
  * profiling: cpu profiling already in use".
  *
- * heap and allocs are Go's handler.ServeHTTP for those two profiles, over the core's snapshots:
+ * heap and allocs (and block and mutex, over the core's contention snapshots, the same way) are
+ * Go's handler.ServeHTTP for those profiles, over the core's snapshots:
  * debug=N as strconv.Atoi reads it (a bad value is 0), 0 the gzipped proto as an attachment, any
  * other value Go's text; ?seconds=N a delta, the snapshot taken after N seconds minus the one
  * taken before, with Go's 400s (not a positive integer; given with debug != 0) and its 500 "failed
@@ -395,10 +396,86 @@ const http_endpoint_t *http_endpoint_custom(const char *name) {
   return HTTP_CORE_HAS(count_of) && ext_core->count_of(name) >= 0 ? &http_custom_endpoint : NULL;
 }
 
+/* ------------------------------------------------------------ block and mutex ------------- */
+
+/* The core's numbering of the two contention profiles (sync.h). */
+enum { HTTP_SYNC_BLOCK = 0, HTTP_SYNC_MUTEX = 1 };
+
+static long http_sync_count(int which) {
+  return HTTP_CORE_HAS(sync_count) ? ext_core->sync_count(which) : 0;
+}
+
+static long http_block_count(void) { return http_sync_count(HTTP_SYNC_BLOCK); }
+static long http_mutex_count(void) { return http_sync_count(HTTP_SYNC_MUTEX); }
+
+/* Writes snap (minus base when set) to a fresh file and answers with it; frees both snapshots. */
+static enum MHD_Result http_sync_send(http_req_t *req, void *snap, void *base, int64_t debug,
+                                      const char *name) {
+  char msg[160], buf[96], filename[32];
+  int fd = http_memfd();
+  int rc = fd < 0 ? fd : ext_core->sync_write(fd, snap, base, debug != 0 ? 1 : 0);
+  ext_core->sync_snapshot_free(snap);
+  if (base != NULL)
+    ext_core->sync_snapshot_free(base);
+  if (rc < 0) {
+    if (fd >= 0)
+      close(fd);
+    if (base != NULL)
+      return http_serve_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "failed to compute delta");
+    snprintf(msg, sizeof msg, "Could not write %s profile: %s", name,
+             strerror_r(-rc, buf, sizeof buf));
+    return http_serve_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
+  }
+  if (debug != 0)
+    return http_reply_text_fd(req, fd);
+  snprintf(filename, sizeof filename, "%s%s", name, base != NULL ? "-delta" : "");
+  return http_reply_fd(req, fd, filename);
+}
+
+/* Go's handler for block and mutex: as heap's, over the core's contention snapshots. */
+static enum MHD_Result http_sync_serve_as(http_req_t *req, int which, const char *name) {
+  static const char failed[] = "failed to collect profile";
+  void *base = NULL, *snap;
+  int sec;
+  const char *bad = http_seconds_delta(http_query(req, "seconds"), &sec);
+  int64_t debug = http_atoi(http_query(req, "debug"));
+  if (bad != NULL)
+    return http_serve_error(req, MHD_HTTP_BAD_REQUEST, bad);
+  if (sec > 0 && debug != 0)
+    return http_serve_error(req, MHD_HTTP_BAD_REQUEST, "seconds and debug params are incompatible");
+  if (!HTTP_CORE_HAS(sync_snapshot) || !HTTP_CORE_HAS(sync_snapshot_free) ||
+      !HTTP_CORE_HAS(sync_write))
+    return http_serve_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, failed);
+  if (sec > 0) {
+    if ((base = ext_core->sync_snapshot(which)) == NULL)
+      return http_serve_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, failed);
+    if (!http_sleep(req, sec)) {
+      ext_core->sync_snapshot_free(base);
+      return MHD_NO;
+    }
+  }
+  if ((snap = ext_core->sync_snapshot(which)) == NULL) {
+    if (base != NULL)
+      ext_core->sync_snapshot_free(base);
+    return http_serve_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, failed);
+  }
+  return http_sync_send(req, snap, base, debug, name);
+}
+
+static enum MHD_Result http_block_serve(http_req_t *req) {
+  return http_sync_serve_as(req, HTTP_SYNC_BLOCK, "block");
+}
+
+static enum MHD_Result http_mutex_serve(http_req_t *req) {
+  return http_sync_serve_as(req, HTTP_SYNC_MUTEX, "mutex");
+}
+
 /* ------------------------------------------------------------ the table ------------------- */
 
 const http_endpoint_t http_endpoints[] = {
     {"allocs", "A sampling of all past memory allocations", http_heap_count, http_allocs_serve, 0},
+    {"block", "Stack traces that led to blocking on synchronization primitives", http_block_count,
+     http_block_serve, 0},
     {"cmdline", "The command line invocation of the current program", NULL, http_cmdline_serve, 0},
     {"profile",
      "CPU profile. You can specify the duration in the seconds GET parameter. After you get the "
@@ -408,6 +485,8 @@ const http_endpoint_t http_endpoints[] = {
      "A sampling of memory allocations of live objects. You can specify the gc GET parameter to "
      "run GC before taking the heap sample.",
      http_heap_count, http_heap_serve, 0},
+    {"mutex", "Stack traces of holders of contended mutexes", http_mutex_count, http_mutex_serve,
+     0},
     {"goroutine",
      "Stack traces of all current goroutines. Use debug=2 as a query parameter to export in the "
      "same format as an unrecovered panic.",

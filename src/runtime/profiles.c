@@ -21,6 +21,7 @@
 #include "runtime/custom.h"
 #include "runtime/ext.h"
 #include "runtime/heap.h"
+#include "runtime/sync.h"
 #include "runtime/tcreate.h"
 #include "runtime/threadsprof.h"
 
@@ -45,6 +46,18 @@ static int write_heap_as(int fd, int debug, bool allocs) {
 static int write_heap(int fd, int debug) { return write_heap_as(fd, debug, false); }
 static int write_allocs(int fd, int debug) { return write_heap_as(fd, debug, true); }
 
+static int write_sync_as(int fd, int debug, int which) {
+  void *snap = sync_snapshot(which);
+  if (snap == NULL)
+    return -ENOMEM;
+  int rc = sync_write(fd, snap, NULL, debug != 0 ? 1 : 0);
+  sync_snapshot_free(snap);
+  return rc;
+}
+
+static int write_block(int fd, int debug) { return write_sync_as(fd, debug, SYNC_BLOCK); }
+static int write_mutex(int fd, int debug) { return write_sync_as(fd, debug, SYNC_MUTEX); }
+
 /* Writes a count snapshot and frees it. */
 static int write_count(count_snap_t *s, int fd, int debug) {
   if (s == NULL)
@@ -66,8 +79,10 @@ static int write_threadcreate(int fd, int debug) {
 
 static const profile_row_t profile_rows[] = {
     {"allocs", write_allocs},
+    {"block", write_block},
     {"goroutine", write_threads},
     {"heap", write_heap},
+    {"mutex", write_mutex},
     {"threadcreate", write_threadcreate},
     {"threads", write_threads},
 };

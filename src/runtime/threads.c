@@ -95,6 +95,9 @@ static bool profiler_claim(pid_t me) {
   return false;
 }
 
+/* Profiler threads created but not registered yet (threads_profiler_settle). */
+static _Atomic int profiler_starting;
+
 /* Marks the calling thread as the profiler's. Its tid stays in the registry until a prune finds
  * the thread gone (not at its exit, for an exiting thread is still listed in /proc a while). */
 static void profiler_register(void) {
@@ -104,6 +107,12 @@ static void profiler_register(void) {
     threads_profiler_prune();
     profiler_claim(me);
   }
+  atomic_fetch_sub(&profiler_starting, 1);
+}
+
+void threads_profiler_settle(void) {
+  for (int i = 0; i < 100 && atomic_load(&profiler_starting) > 0; i++)
+    sys_sleep_ns(1000000);
 }
 
 void threads_profiler_prune(void) {
@@ -178,9 +187,14 @@ __attribute__((visibility("default"))) int pthread_create(pthread_t *t, const pt
     rc = real(t, attr, fn, arg);
   } else {
     *a = (trampoline_arg_t){fn, arg, guarded, ret, sys_gettid(), labels_current()};
+    if (guarded)
+      atomic_fetch_add(&profiler_starting, 1); /* until the thread registers */
     rc = real(t, attr, threads_trampoline, a);
-    if (rc != 0)
+    if (rc != 0) {
       free(a);
+      if (guarded)
+        atomic_fetch_sub(&profiler_starting, 1);
+    }
   }
   if (rc == 0 && depth > 0)
     tcreate_count(pcs, (uint32_t)depth);
@@ -215,10 +229,13 @@ int threads_create_internal(pthread_t *t, void *(*fn)(void *), void *arg) {
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
+  atomic_fetch_add(&profiler_starting, 1); /* until the thread registers */
   int rc = real(t, NULL, internal_trampoline, a);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
-  if (rc != 0)
+  if (rc != 0) {
     free(a);
+    atomic_fetch_sub(&profiler_starting, 1);
+  }
   return -rc;
 }
 

@@ -50,6 +50,11 @@ bool threads_self_is_profiler(void);
 bool threads_is_profiler(pid_t tid);
 void threads_profiler_prune(void);
 
+/* Waits (up to 100 ms) until every profiler thread already created has registered, so that a
+ * listing made right after, say, the HTTP server started does not take its threads for the
+ * program's. */
+void threads_profiler_settle(void);
+
 /*
  * Where the calling thread comes from: the return address of the pthread_create call that made it
  * and the thread that made that call; 0 and 0 for the main thread and for threads made before

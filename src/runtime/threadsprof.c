@@ -101,7 +101,8 @@ static pid_t *tp_list(size_t *n, size_t *len) {
     pid_t *tids = sys_map(cap * sizeof *tids);
     if (tids == NULL)
       return NULL;
-    heap_guard_enter(); /* opendir allocates */
+    threads_profiler_settle(); /* the profiler's threads known before the list is */
+    heap_guard_enter();        /* opendir allocates */
     int got = threads_list(tids, cap);
     heap_guard_exit();
     if (got < 0 || (size_t)got < cap || cap == THREADSPROF_MAX_THREADS) {

@@ -204,8 +204,10 @@ def dump_block(text, name):
 
 def check_dump(text, pid, what, caller=None):
     head, body = dump_block(text, "sleeper")
-    c.check(head is not None and re.match(r'^thread \d+ "sleeper" \[sleeping\]:$', head),
-            "%s: the sleeper is listed by name, sleeping" % what, str(head))
+    # (the program serves HTTP, so the sync hooks track waits: the sleeper waits on a condition)
+    c.check(head is not None and re.match(
+        r'^thread \d+ "sleeper" \[sleeping, cond 0x[0-9a-f]+, [0-9.]+ (seconds|minutes)\]:$',
+        head), "%s: the sleeper is listed by name, sleeping in a condition wait" % what, str(head))
     funcs = [l for l in body if not l.startswith("\t")]
     c.check("sleeper_wait()" in funcs and "sleeper_main()" in funcs and
             funcs.index("sleeper_wait()") < funcs.index("sleeper_main()"),

@@ -13,7 +13,8 @@
  * was asked for ("snap=3 base=2 debug=0 allocs=1"), so the answers to /heap and /allocs show which
  * snapshot was written minus which, in which form; a count of live snapshots shows that every one
  * is freed, also when the client of a delta goes away. The count profiles (goroutine and its
- * alias threads, threadcreate, a user-defined "myapp/conns") are stubbed the same way.
+ * alias threads, threadcreate, a user-defined "myapp/conns") are stubbed the same way, and so are
+ * block and mutex, with the profile's number ("which=1 snap=4 base=3 debug=0").
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -159,6 +160,33 @@ static size_t stub_count_custom(const char **names, size_t max) {
   return 1;
 }
 
+/* The contention profiles' stubs: snapshots numbered as the heap's, tagged with the profile. */
+typedef struct stub_sync_snap {
+  int n, which;
+} stub_sync_snap_t;
+
+static void *stub_sync_snapshot(int which) {
+  stub_sync_snap_t *snap = stub_heap_fail ? NULL : malloc(sizeof *snap);
+  if (snap == NULL)
+    return NULL;
+  snap->n = atomic_fetch_add(&stub_snaps, 1) + 1;
+  snap->which = which;
+  atomic_fetch_add(&stub_snaps_live, 1);
+  return snap;
+}
+
+static int stub_sync_write(int fd, const void *snapv, const void *basev, int debug) {
+  const stub_sync_snap_t *snap = snapv, *base = basev;
+  char text[128];
+  int n = snprintf(text, sizeof text, "which=%d snap=%d base=%d debug=%d", snap->which, snap->n,
+                   base != NULL ? base->n : 0, debug);
+  if (stub_write_err != 0)
+    return stub_write_err;
+  return write(fd, text, (size_t)n) == n ? 0 : -EIO;
+}
+
+static long stub_sync_count(int which) { return which == 0 ? 3 : 5; }
+
 static const core_api_t stub_core = {
     .size = sizeof(core_api_t),
     .cpu_start = stub_cpu_start,
@@ -174,6 +202,10 @@ static const core_api_t stub_core = {
     .count_write = stub_count_write,
     .count_of = stub_count_of,
     .count_custom = stub_count_custom,
+    .sync_snapshot = stub_sync_snapshot,
+    .sync_snapshot_free = stub_heap_snapshot_free,
+    .sync_write = stub_sync_write,
+    .sync_count = stub_sync_count,
 };
 
 /* ------------------------------------------------------------ a tiny HTTP client ---------- */
@@ -441,6 +473,12 @@ static void test_index(int port) {
   CHECK(strstr(b, "<li><div class=profile-name>threadcreate: </div> Stack traces that led to the "
                   "creation of new OS threads</li>\n") != NULL);
   CHECK(strstr(b, "<li><div class=profile-name>myapp/conns: </div> </li>\n") != NULL);
+  CHECK(strstr(b, "<tr><td>3</td><td><a href='block?debug=1'>block</a></td></tr>\n") != NULL);
+  CHECK(strstr(b, "<tr><td>5</td><td><a href='mutex?debug=1'>mutex</a></td></tr>\n") != NULL);
+  CHECK(strstr(b, "<li><div class=profile-name>block: </div> Stack traces that led to blocking on "
+                  "synchronization primitives</li>\n") != NULL);
+  CHECK(strstr(b, "<li><div class=profile-name>mutex: </div> Stack traces of holders of contended "
+                  "mutexes</li>\n") != NULL);
   CHECK(strstr(b, "<li><div class=profile-name>cmdline: </div> The command line invocation of the "
                   "current program</li>\n") != NULL);
   CHECK(strstr(b, "<li><div class=profile-name>profile: </div> CPU profile. You can specify the "
@@ -703,6 +741,48 @@ static void test_counts(int port) {
 #undef TARGET
 }
 
+/* ------------------------------------------------------------ block and mutex ------------- */
+
+/* What the stub writes for the next request of profile which. */
+static const char *sync_want(int which, bool delta, int debug) {
+  static char want[128];
+  int next = atomic_load(&stub_snaps) + 1 + delta;
+  snprintf(want, sizeof want, "which=%d snap=%d base=%d debug=%d", which, next,
+           delta ? next - 1 : 0, debug);
+  return want;
+}
+
+static void test_sync(int port) {
+  static const char bin[] = "application/octet-stream", txt[] = "text/plain; charset=utf-8";
+  static const char *const p = "/debug/pprof/";
+  char t[128];
+#define TARGET(q) (snprintf(t, sizeof t, "%s%s", p, q), t)
+  heap_get(port, TARGET("block"), 200, bin, "attachment; filename=\"block\"", sync_want(0, 0, 0));
+  heap_get(port, TARGET("mutex"), 200, bin, "attachment; filename=\"mutex\"", sync_want(1, 0, 0));
+  heap_get(port, TARGET("block?debug=1"), 200, txt, "", sync_want(0, 0, 1));
+  heap_get(port, TARGET("mutex?debug=2"), 200, txt, "", sync_want(1, 0, 1));
+  double t0 = now_s();
+  heap_get(port, TARGET("mutex?seconds=1"), 200, bin, "attachment; filename=\"mutex-delta\"",
+           sync_want(1, 1, 0));
+  CHECK(now_s() - t0 >= 1.0);
+  int before = atomic_load(&stub_snaps);
+  heap_get(port, TARGET("block?seconds=1&debug=1"), 400, txt, "",
+           "seconds and debug params are incompatible\n");
+  heap_get(port, TARGET("block?seconds=0"), 400, txt, "",
+           "invalid value for \"seconds\" - must be a positive integer\n");
+  CHECK(atomic_load(&stub_snaps) == before);
+  stub_heap_fail = true;
+  heap_get(port, TARGET("block"), 500, txt, "", "failed to collect profile\n");
+  stub_heap_fail = false;
+  stub_write_err = -ENOMEM;
+  heap_get(port, TARGET("mutex"), 500, txt, "",
+           "Could not write mutex profile: Cannot allocate memory\n");
+  heap_get(port, TARGET("block?seconds=1"), 500, txt, "", "failed to compute delta\n");
+  stub_write_err = 0;
+  CHECK(atomic_load(&stub_snaps_live) == 0);
+#undef TARGET
+}
+
 static void test_errors(int port) {
   resp_t r;
   get(port, "/", &r);
@@ -869,6 +949,7 @@ int main(void) {
   test_concurrent_profiles(port);
   test_heap(port);
   test_counts(port);
+  test_sync(port);
   test_errors(port);
   test_hostile(port);
   test_stop_in_flight(port);
