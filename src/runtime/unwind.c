@@ -192,8 +192,8 @@ static bool unwind_guess_fp(const unwind_set_t *set, unwind_view_t *b, uintptr_t
 
 /* One step by the row for the current pc (exact: pc is the interrupted instruction, not a return
  * address). False when there is no row or a load fails. Async-signal-safe. */
-static bool unwind_step_cfi(const unwind_set_t *set, unwind_view_t *b, unwind_regs_t *r,
-                            bool exact, bool *have_row) {
+static bool unwind_step_cfi(const unwind_set_t *set, unwind_view_t *b, unwind_regs_t *r, bool exact,
+                            bool *have_row) {
   const unwind_row_t *row = unwind_lookup(set, exact ? r->pc : r->pc - 1, NULL);
   *have_row = row != NULL;
   if (row == NULL)
