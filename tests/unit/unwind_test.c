@@ -11,12 +11,12 @@
  *
  * The cases: the tables themselves (rows for the binary, libc and libstdc++, the CFA rule at a
  * function's entry, sortedness, the page index agreeing with a plain binary search at every row
- * and block boundary and at random pcs, reuse across rebuilds, build time); unwind_here from inside the
- * chain; unwind_from_context from a SIGPROF handler while the chain spins; garbage contexts with
- * narrow bounds; a frame-pointer-only walk against the table walk on the same chain; walks over a
- * copy of the stack from pc and sp only (unwind_from_copy) equal to the context's, through wl_b's
- * rbp frame and through wl_e's, where %rbp must be guessed, and never reading outside the copy;
- * a stack that passes through glibc's qsort; and the cost of one walk.
+ * and block boundary and at random pcs, reuse across rebuilds, build time); unwind_here from inside
+ * the chain; unwind_from_context from a SIGPROF handler while the chain spins; garbage contexts
+ * with narrow bounds; a frame-pointer-only walk against the table walk on the same chain; walks
+ * over a copy of the stack from pc and sp only (unwind_from_copy) equal to the context's, through
+ * wl_b's rbp frame and through wl_e's, where %rbp must be guessed, and never reading outside the
+ * copy; a stack that passes through glibc's qsort; and the cost of one walk.
  */
 #define _GNU_SOURCE
 #include "runtime/ext.h"
@@ -52,10 +52,10 @@ typedef struct range {
 } range_t;
 
 enum { R_MAIN, R_A, R_B, R_C, R_D, R_LEAF, R_SORT, R_CMP, R_THREAD, R_E, R_FP_LEAF, R_COUNT };
-static range_t ranges[R_COUNT] = {
-    {"main", 0, 0},      {"wl_a", 0, 0},   {"wl_b", 0, 0},      {"wl_c", 0, 0},
-    {"wl_d", 0, 0},      {"wl_leaf", 0, 0}, {"wl_sort", 0, 0},   {"wl_cmp", 0, 0},
-    {"wl_thread", 0, 0}, {"wl_e", 0, 0},   {"wl_fp_leaf", 0, 0}};
+static range_t ranges[R_COUNT] = {{"main", 0, 0},    {"wl_a", 0, 0},      {"wl_b", 0, 0},
+                                  {"wl_c", 0, 0},    {"wl_d", 0, 0},      {"wl_leaf", 0, 0},
+                                  {"wl_sort", 0, 0}, {"wl_cmp", 0, 0},    {"wl_thread", 0, 0},
+                                  {"wl_e", 0, 0},    {"wl_fp_leaf", 0, 0}};
 
 /* Fills ranges[] with link-time addresses from /proc/self/exe's .symtab, then relocates them by
  * the difference between main's run-time and link-time addresses. */
@@ -464,11 +464,10 @@ static void test_signal(int mode) {
   CHECK(outside * 10 > n, "only %d of %d samples interrupted below wl_d", outside, n);
   CHECK(same * 10 > n * 9, "only %d of %d walks over a copy from pc and sp equal the context's",
         same, n);
-  printf(
-      "SIGPROF (%s): %d of %d samples have d c b a main in order, %d of them interrupted in %s; "
-      "%d walks over a copy equal\n",
-      mode == MODE_SPIN ? "leaf" : "libc", good, n, outside,
-      mode == MODE_SPIN ? "the frameless leaf" : "memset/memcpy", same);
+  printf("SIGPROF (%s): %d of %d samples have d c b a main in order, %d of them interrupted in %s; "
+         "%d walks over a copy equal\n",
+         mode == MODE_SPIN ? "leaf" : "libc", good, n, outside,
+         mode == MODE_SPIN ? "the frameless leaf" : "memset/memcpy", same);
 }
 
 static void test_garbage(void) {
@@ -564,7 +563,8 @@ static void test_copy_guess(void) {
             samples[i].cn == samples[i].n &&
             memcmp(samples[i].cpcs, samples[i].pcs, (size_t)samples[i].n * sizeof(uintptr_t)) == 0;
   CHECK(n >= 100 && good * 10 > n * 9,
-        "%d of %d walks over a copy pass wl_e's rbp frame up to main, as the context's do", good, n);
+        "%d of %d walks over a copy pass wl_e's rbp frame up to main, as the context's do", good,
+        n);
   printf("copy walk through an rbp frame with %%rbp unknown: %d of %d equal the context's\n", good,
          n);
 }
