@@ -80,6 +80,7 @@ static void make_exit_key(void) { exit_key_ok = pthread_key_create(&exit_key, on
 /* ------------------------------------------------------------ profiler threads ------------- */
 
 static _Atomic pid_t profiler_tids[THREADS_PROFILER_MAX];
+static _Atomic int profiler_births; /* profiler threads created, not yet registered */
 static __thread bool tls_profiler __attribute__((tls_model("initial-exec")));
 
 static bool profiler_claim(pid_t me) {
@@ -113,6 +114,15 @@ void threads_profiler_prune(void) {
 /* Async-signal-safe. */
 bool threads_self_is_profiler(void) { return tls_profiler; }
 
+bool threads_profiler_starting(void) { return atomic_load(&profiler_births) > 0; }
+
+/* In a fork child: a birth in flight in the parent never completes here. */
+static void threads_after_fork_child(void) { atomic_store(&profiler_births, 0); }
+
+__attribute__((constructor)) static void threads_init(void) {
+  pthread_atfork(NULL, NULL, threads_after_fork_child);
+}
+
 bool threads_is_profiler(pid_t tid) {
   for (size_t i = 0; i < THREADS_PROFILER_MAX; i++)
     if (atomic_load(&profiler_tids[i]) == tid)
@@ -141,11 +151,12 @@ typedef struct trampoline_arg {
 static void *threads_trampoline(void *p) {
   trampoline_arg_t a = *(trampoline_arg_t *)p;
   free(p);
-  threadrec_start(a.created_pc, a.created_tid, a.labels);
   if (a.guarded) {
     heap_guard_enter(); /* for the thread's whole life */
     profiler_register();
+    atomic_fetch_sub(&profiler_births, 1);
   }
+  threadrec_start(a.created_pc, a.created_tid, a.labels);
   labels_inherit(a.labels);
   pthread_once(&exit_key_once, make_exit_key);
   if (exit_key_ok)
@@ -171,7 +182,11 @@ __attribute__((visibility("default"))) int pthread_create(pthread_t *t, const pt
     rc = real(t, attr, fn, arg);
   } else {
     *a = (trampoline_arg_t){fn, arg, guarded, ret, sys_gettid(), labels_current()};
+    if (guarded)
+      atomic_fetch_add(&profiler_births, 1);
     rc = real(t, attr, threads_trampoline, a);
+    if (rc != 0 && guarded)
+      atomic_fetch_sub(&profiler_births, 1);
     if (rc != 0)
       free(a);
   }
@@ -191,6 +206,7 @@ static void *internal_trampoline(void *p) {
   free(p);
   heap_guard_enter();
   profiler_register();
+  atomic_fetch_sub(&profiler_births, 1);
   return a.fn(a.arg);
 }
 
@@ -208,7 +224,10 @@ int threads_create_internal(pthread_t *t, void *(*fn)(void *), void *arg) {
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
+  atomic_fetch_add(&profiler_births, 1);
   int rc = real(t, NULL, internal_trampoline, a);
+  if (rc != 0)
+    atomic_fetch_sub(&profiler_births, 1);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (rc != 0)
     free(a);

@@ -50,6 +50,10 @@ bool threads_self_is_profiler(void);
 bool threads_is_profiler(pid_t tid);
 void threads_profiler_prune(void);
 
+/* Whether a profiler thread was created that has not registered yet: a dump that finds a thread
+ * it does not know waits for this to clear before it takes the thread for the program's. */
+bool threads_profiler_starting(void);
+
 /*
  * Where the calling thread comes from: the return address of the pthread_create call that made it
  * and the thread that made that call; 0 and 0 for the main thread and for threads made before

@@ -47,6 +47,8 @@
 #include "runtime/threadrec.h"
 #include "runtime/threads.h"
 
+#define TP_BIRTH_WAIT_MS 100 /* the longest wait for profiler threads to register */
+
 static pthread_mutex_t threadsprof_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* What the dumper knows of a thread from outside. */
@@ -318,8 +320,9 @@ static int tp_build(count_snap_t *snap, sigdump_slot_t *slots, tp_meta_t *meta, 
       continue;
     if (state != SIGDUMP_DONE && m->pseudo < 0)
       m->pseudo = COUNT_PSEUDO_NO_ANSWER; /* LATE, or WRITING when the handler never finished */
-    if (state == SIGDUMP_DONE && s->profiler && !m->current)
-      m->pseudo = COUNT_PSEUDO_PROFILER; /* one just starting, not yet in the registry */
+    if (!m->current && ((state == SIGDUMP_DONE && s->profiler) ||
+                        (m->pseudo != COUNT_PSEUDO_PROFILER && threads_is_profiler(s->tid))))
+      m->pseudo = COUNT_PSEUDO_PROFILER; /* one that was just starting, not yet in the registry */
     uint32_t labels = m->pseudo < 0 ? s->labels : 0;
     int rc = m->pseudo >= 0 ? count_snap_add_pseudo(snap, (count_pseudo_t)m->pseudo, 0, 1)
                             : count_snap_add(snap, s->pcs, s->depth, labels, 1);
@@ -394,6 +397,9 @@ static count_snap_t *tp_dump(pid_t *tids, size_t n, uintptr_t from) {
     snap->note = "cprof: the program took SIGPROF during the dump: running threads that were not "
                  "asked in time are listed without their stacks";
   tp_capture_all(&d); /* the threads that blocked just before their signal */
+  /* A profiler thread just created may have been taken for the program's: let it register. */
+  for (int waited = 0; threads_profiler_starting() && waited < TP_BIRTH_WAIT_MS; waited++)
+    sys_sleep_ns(1000000);
   if (!d.owned)
     snap->note = d.proc_ok ? "cprof: SIGPROF belongs to the program: running threads are listed "
                              "from /proc, without their stacks"
