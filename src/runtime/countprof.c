@@ -36,6 +36,7 @@ __attribute__((noinline)) void cprof_thread_profiler(void) { count_pseudo_sink =
 __attribute__((noinline)) void cprof_thread_sigprof_taken(void) { count_pseudo_sink = 6; }
 __attribute__((noinline)) void cprof_lost_profile_event(void) { count_pseudo_sink = 7; }
 __attribute__((noinline)) void cprof_thread_unreadable(void) { count_pseudo_sink = 8; }
+__attribute__((noinline)) void cprof_thread_runnable(void) { count_pseudo_sink = 9; }
 
 static const struct {
   const char *name, *why;
@@ -56,6 +57,8 @@ static const struct {
                            cprof_lost_profile_event},
     [COUNT_PSEUDO_UNREADABLE] = {"cprof_thread_unreadable", "it could not be read from /proc",
                                  cprof_thread_unreadable},
+    [COUNT_PSEUDO_RUNNABLE] = {"cprof_thread_runnable", "it waited for a CPU all through the dump",
+                               cprof_thread_runnable},
 };
 
 const char *count_pseudo_name(count_pseudo_t p) { return count_pseudos[p].name; }

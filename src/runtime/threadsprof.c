@@ -47,7 +47,9 @@
 #include "runtime/threadrec.h"
 #include "runtime/threads.h"
 
-#define TP_BIRTH_WAIT_MS 100 /* the longest wait for profiler threads to register */
+#define TP_BIRTH_WAIT_MS 100        /* the longest wait for profiler threads to register */
+#define TP_RUNNING_LOOKS 6          /* looks at a running thread, at most, before its signal */
+#define TP_RUNNING_GAP_NS 1000000LL /* between the first two looks, doubled for each next */
 
 static pthread_mutex_t threadsprof_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -58,6 +60,8 @@ typedef struct tp_meta {
   int pseudo; /* count_pseudo_t, or -1 when the thread's stack is (to be) taken */
   bool current;
   bool signal;            /* to be asked with SIGPROF (it runs, or /proc cannot be used) */
+  bool ran;               /* seen running on a CPU (tp_ask) */
+  uint64_t runtime;       /* its CPU time at the last look (tp_ask) */
   const threadrec_t *rec; /* its record, if it has one */
 } tp_meta_t;
 
@@ -242,34 +246,71 @@ static void tp_capture(tp_dump_t *d, size_t i) {
   }
 }
 
-/* Decides which of the threads to be signalled are asked: each one's state is read again just
- * before, and one that blocked meanwhile is read from /proc instead, so that no signal lands in a
- * blocking call. Returns how many are asked. */
+/* Looks again at a thread to be signalled: one that is no longer running is read from /proc
+ * instead. Returns whether it is still to be signalled. */
+static bool tp_look_again(tp_dump_t *d, size_t i) {
+  sigdump_slot_t *s = &d->slots[i];
+  tp_meta_t *m = &d->meta[i];
+  if (!tp_read_stat(s->tid, m)) {
+    atomic_store(&s->state, SIGDUMP_GONE);
+    m->signal = false;
+  } else if (m->state == 'Z' || m->state == 'X') {
+    m->pseudo = COUNT_PSEUDO_EXITED;
+    m->signal = false;
+  } else if (m->state != 'R') {
+    m->signal = false;
+    tp_capture(d, i); /* sets signal again if /proc finds it running after all */
+  }
+  return m->signal;
+}
+
+/* The CPU time tid has run, in ns (/proc/self/task/<tid>/schedstat), or 0 when the kernel does
+ * not say. */
+static uint64_t tp_runtime(pid_t tid) {
+  char path[64], buf[128];
+  snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", (int)tid);
+  return sys_read_file(path, buf, sizeof buf) > 0 ? strtoull(buf, NULL, 10) : 0;
+}
+
+/*
+ * Decides which of the threads to be signalled are asked. A thread that /proc shows running (R)
+ * may only be runnable: woken from a blocking call, still inside it, waiting for a CPU; a signal
+ * then would still cut that call short (poll and select look for signals before they return on
+ * their timeout). So each one is looked at again, after TP_RUNNING_GAP_NS, then twice as long
+ * each time (31 ms in all), and read from /proc as soon as it is not running; it is asked only once
+ * it has run (its CPU time grew between two looks: it was on a CPU, in its own code, not waiting
+ * for one). One still waiting for a CPU at the last of TP_RUNNING_LOOKS looks is listed without its
+ * stack (cprof_thread_runnable). An asked thread is looked at once more just before its signal
+ * (tp_still_running). Returns how many are asked.
+ */
 static size_t tp_ask(tp_dump_t *d) {
+  for (int look = 0; d->proc_ok && look < TP_RUNNING_LOOKS; look++) {
+    if (look > 0)
+      sys_sleep_ns(TP_RUNNING_GAP_NS << (look - 1));
+    bool waiting = false;
+    for (size_t i = 0; i < d->n; i++) {
+      tp_meta_t *m = &d->meta[i];
+      if (!m->signal || m->ran || atomic_load(&d->slots[i].state) != SIGDUMP_SKIP ||
+          !tp_look_again(d, i))
+        continue;
+      uint64_t runtime = tp_runtime(d->slots[i].tid);
+      m->ran = look > 0 && (runtime != m->runtime || runtime == 0);
+      m->runtime = runtime;
+      waiting |= !m->ran;
+    }
+    if (!waiting)
+      break;
+  }
   size_t asked = 0;
   for (size_t i = 0; i < d->n; i++) {
     sigdump_slot_t *s = &d->slots[i];
     tp_meta_t *m = &d->meta[i];
     if (!m->signal || atomic_load(&s->state) != SIGDUMP_SKIP)
       continue;
-    if (d->proc_ok) {
-      if (!tp_read_stat(s->tid, m)) {
-        atomic_store(&s->state, SIGDUMP_GONE);
-        continue;
-      }
-      if (m->state == 'Z' || m->state == 'X') {
-        m->pseudo = COUNT_PSEUDO_EXITED;
-        continue;
-      }
-      if (m->state != 'R') {
-        m->signal = false;
-        tp_capture(d, i);
-        if (!m->signal)
-          continue; /* read, or listed with a pseudo-frame */
-      }
-    }
     if (m->state == 'T' || m->state == 't')
       m->pseudo = COUNT_PSEUDO_STOPPED;
+    else if (d->proc_ok && !m->ran)
+      m->pseudo = COUNT_PSEUDO_RUNNABLE;
     else if (!d->owned)
       m->pseudo = COUNT_PSEUDO_SIGPROF_TAKEN;
     else if (tp_blocks_sigprof(s->tid))
