@@ -284,7 +284,9 @@ static uint64_t tp_runtime(pid_t tid) {
  * (tp_still_running). Returns how many are asked.
  */
 static size_t tp_ask(tp_dump_t *d) {
-  for (int look = 0; d->proc_ok && look < TP_RUNNING_LOOKS; look++) {
+  /* Without the signal, one look, for the threads that have blocked since. */
+  int looks = d->owned ? TP_RUNNING_LOOKS : 1;
+  for (int look = 0; d->proc_ok && look < looks; look++) {
     if (look > 0)
       sys_sleep_ns(TP_RUNNING_GAP_NS << (look - 1));
     bool waiting = false;
@@ -309,12 +311,12 @@ static size_t tp_ask(tp_dump_t *d) {
       continue;
     if (m->state == 'T' || m->state == 't')
       m->pseudo = COUNT_PSEUDO_STOPPED;
-    else if (d->proc_ok && !m->ran)
-      m->pseudo = COUNT_PSEUDO_RUNNABLE;
     else if (!d->owned)
       m->pseudo = COUNT_PSEUDO_SIGPROF_TAKEN;
     else if (tp_blocks_sigprof(s->tid))
       m->pseudo = COUNT_PSEUDO_SIGNALS_BLOCKED;
+    else if (d->proc_ok && !m->ran)
+      m->pseudo = COUNT_PSEUDO_RUNNABLE;
     else {
       atomic_store(&s->state, SIGDUMP_ASKED);
       asked++;
