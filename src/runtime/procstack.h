@@ -12,7 +12,8 @@
  * tables (unwind_from_copy); and the thread's record (threadrec.h) is read. The result is kept only
  * when the thread did not run meanwhile: its pc and sp are read again and must be the same, and so
  * must its scheduler statistics (/proc/self/task/<tid>/schedstat: its run time and the times it was
- * scheduled in), where the kernel has them. Otherwise the capture is tried again.
+ * scheduled in), where the kernel has them. Otherwise the capture is tried again, PROCSTACK_TRIES
+ * times in all.
  *
  * x86_64 only (PROCSTACK_WORKS): elsewhere the walk would need the frame pointer, which /proc does
  * not give, and the threads profile signals every thread as before. Not for signal handlers: it
