@@ -35,6 +35,8 @@ __attribute__((noinline)) void cprof_thread_exited(void) { count_pseudo_sink = 4
 __attribute__((noinline)) void cprof_thread_profiler(void) { count_pseudo_sink = 5; }
 __attribute__((noinline)) void cprof_thread_sigprof_taken(void) { count_pseudo_sink = 6; }
 __attribute__((noinline)) void cprof_lost_profile_event(void) { count_pseudo_sink = 7; }
+__attribute__((noinline)) void cprof_thread_unreadable(void) { count_pseudo_sink = 8; }
+__attribute__((noinline)) void cprof_thread_runnable(void) { count_pseudo_sink = 9; }
 
 static const struct {
   const char *name, *why;
@@ -53,6 +55,10 @@ static const struct {
                                     cprof_thread_sigprof_taken},
     [COUNT_PSEUDO_LOST] = {"cprof_lost_profile_event", "the stack was empty",
                            cprof_lost_profile_event},
+    [COUNT_PSEUDO_UNREADABLE] = {"cprof_thread_unreadable", "it could not be read from /proc",
+                                 cprof_thread_unreadable},
+    [COUNT_PSEUDO_RUNNABLE] = {"cprof_thread_runnable", "it waited for a CPU all through the dump",
+                               cprof_thread_runnable},
 };
 
 const char *count_pseudo_name(count_pseudo_t p) { return count_pseudos[p].name; }

@@ -35,6 +35,8 @@ typedef enum count_pseudo {
   COUNT_PSEUDO_PROFILER,        /* one of cprof's own threads */
   COUNT_PSEUDO_SIGPROF_TAKEN,   /* SIGPROF belongs to the program: nobody is asked */
   COUNT_PSEUDO_LOST,            /* a stack that came out empty (cprof_profile_add's skip) */
+  COUNT_PSEUDO_UNREADABLE,      /* not running, but its stack could not be read from /proc */
+  COUNT_PSEUDO_RUNNABLE,        /* runnable, but it never got a CPU while the dump looked */
   COUNT_PSEUDO_N,
 } count_pseudo_t;
 

@@ -26,7 +26,9 @@
  * The stack holds LABELS_MAX_DEPTH ids; pushes deeper than that still count (their tokens pop
  * correctly) but keep the current labels, since there would be nowhere to keep what they replace.
  * A new thread starts with its creator's set (threads.c calls labels_inherit), as a goroutine
- * starts with its creator's labels, and with an empty stack.
+ * starts with its creator's labels, and with an empty stack. Every change of the current set is
+ * also stored in the thread's record (threadrec.h), where a threads dump reads the labels of a
+ * thread it does not signal.
  *
  * fork: the prepare handler takes intern_lock and both sides release it, so the child inherits
  * consistent tables and may push at once.
@@ -46,6 +48,7 @@
 #include "runtime/heap.h"
 #include "runtime/report.h"
 #include "runtime/sys.h"
+#include "runtime/threadrec.h"
 
 #define LABELS_MAX_SETS 65536        /* distinct sets, the empty one (id 0) included */
 #define LABELS_MAX_BYTES (64u << 20) /* strings and sets */
@@ -114,6 +117,7 @@ const rt_label_t *labels_of(uint32_t id, size_t *n) {
 void labels_inherit(uint32_t id) {
   tls_labels.depth = 0;
   tls_labels.cur = id;
+  threadrec_set_labels(id);
 }
 
 /* ------------------------------------------------------------ interning -------------------- */
@@ -358,6 +362,7 @@ static int push_pairs(const char *const *kv, size_t npairs) {
   tls_labels.saved[d] = tls_labels.cur;
   tls_labels.depth = d + 1;
   tls_labels.cur = (uint32_t)id; /* one store: a signal handler sees the old set or the new */
+  threadrec_set_labels((uint32_t)id);
   return (int)d + 1;
 }
 
@@ -365,6 +370,7 @@ static int push_pairs(const char *const *kv, size_t npairs) {
 static void restore(uint32_t d, uint32_t cur) {
   tls_labels.depth = d;
   tls_labels.cur = cur;
+  threadrec_set_labels(cur);
 }
 
 /* ------------------------------------------------------------ the public API --------------- */

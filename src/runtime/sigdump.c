@@ -121,7 +121,8 @@ static bool sd_close(sigdump_slot_t *slots, size_t n) {
   return true;
 }
 
-int sigdump_collect(sigdump_slot_t *slots, size_t n, int64_t timeout_ns, bool *drained) {
+int sigdump_collect(sigdump_slot_t *slots, size_t n, int64_t timeout_ns, sigdump_check_fn check,
+                    void *arg, bool *drained) {
   /* The request lives in memory of its own, which a handler may still read when this returns
    * undrained, and which then stays mapped. */
   sd_request_t *req = sys_map(sizeof *req);
@@ -143,7 +144,9 @@ int sigdump_collect(sigdump_slot_t *slots, size_t n, int64_t timeout_ns, bool *d
       break;
     }
     int asked = SIGDUMP_ASKED;
-    if (sys_tgkill(pid, slots[i].tid, SIGPROF) == -ESRCH)
+    if (check != NULL && !check(i, arg))
+      atomic_compare_exchange_strong(&slots[i].state, &asked, SIGDUMP_SKIP);
+    else if (sys_tgkill(pid, slots[i].tid, SIGPROF) == -ESRCH)
       atomic_compare_exchange_strong(&slots[i].state, &asked, SIGDUMP_GONE);
   }
   int64_t deadline = sys_now_mono() + timeout_ns;

@@ -1,18 +1,20 @@
 /*
- * sigdump.h — asking threads for their own stacks, with SIGPROF (the threads profile).
+ * sigdump.h — asking running threads for their own stacks, with SIGPROF (the threads profile).
  *
- * A thread's stack can only be walked from inside that thread, with its registers: the dumper
- * sends each thread a SIGPROF with tgkill, and the thread, in the SIGPROF handler (sigprof.c),
- * walks its own stack into the slot the dumper set aside for it, with what else only it knows (its
- * label set, the wait it is in, who created it). The dumper waits a bounded time for the answers;
- * a thread that does not answer keeps its slot unanswered, and its late answer, if any, is
- * ignored.
+ * A running thread's stack can only be walked from inside that thread, with its registers: the
+ * dumper sends each such thread a SIGPROF with tgkill (after a last check that it still runs: the
+ * threads blocked in the kernel are read from /proc instead, procstack.h, since a signal would cut
+ * their blocking calls short), and the thread, in the SIGPROF handler (sigprof.c), walks its own
+ * stack into the slot the dumper set aside for it, with what else only it knows (its label set, the
+ * wait it is in, who created it). The dumper waits a bounded time for the answers; a thread that
+ * does not answer keeps its slot unanswered, and its late answer, if any, is ignored.
  *
  * Handler side (sigdump_answer): async-signal-safe, no locks, no allocation, errno untouched.
  * A request is found through one published pointer, with a count of handlers in flight that the
  * dumper waits to drain before it lets the slots go, so a handler never writes into memory that
  * is gone. A slot moves ASKED -> WRITING -> DONE by the handler, or ASKED -> LATE by the dumper
- * after its deadline, each by compare-and-swap, so an answer and the deadline never both win.
+ * after its deadline, or ASKED -> SKIP by the dumper when its last check finds the thread blocked,
+ * each by compare-and-swap, so an answer and the dumper never both win.
  */
 #ifndef CPROF_RUNTIME_SIGDUMP_H
 #define CPROF_RUNTIME_SIGDUMP_H
@@ -49,14 +51,23 @@ typedef struct sigdump_slot {
 } sigdump_slot_t;
 
 /*
- * Sends SIGPROF to the thread of every slot in state ASKED and waits until each has answered,
- * has exited, or timeout_ns has passed; then every slot is DONE, LATE or GONE (or SKIP), or
- * WRITING when its handler never finished (no answer). *drained says whether no handler is still
- * inside: when it is false, the slots must never be unmapped. The slots must be sorted by tid.
- * The caller owns SIGPROF (sigprof_claim) and serializes calls. 0, -EAGAIN when SIGPROF stopped
- * being ours midway (the slots not asked are LATE), or -ENOMEM (nobody asked).
+ * Called just before slot i's thread is signalled, with arg: false when it must not be (it stopped
+ * running meanwhile: a signal would cut short the blocking call it is in), and the slot goes back
+ * to SKIP.
  */
-int sigdump_collect(sigdump_slot_t *slots, size_t n, int64_t timeout_ns, bool *drained);
+typedef bool (*sigdump_check_fn)(size_t i, void *arg);
+
+/*
+ * Sends SIGPROF to the thread of every slot in state ASKED for which check (when not NULL) agrees,
+ * and waits until each has answered, has exited, or timeout_ns has passed; then every slot is DONE,
+ * LATE or GONE (or SKIP), or WRITING when its handler never finished (no answer). *drained says
+ * whether no handler is still inside: when it is false, the slots must never be unmapped. The
+ * slots must be sorted by tid. The caller owns SIGPROF (sigprof_claim) and serializes calls. 0,
+ * -EAGAIN when SIGPROF stopped being ours midway (the slots not asked are LATE), or -ENOMEM (nobody
+ * asked).
+ */
+int sigdump_collect(sigdump_slot_t *slots, size_t n, int64_t timeout_ns, sigdump_check_fn check,
+                    void *arg, bool *drained);
 
 /* Fills slot with the calling thread's own answer, its stack beginning at the return address
  * from (found on the stack; from its top when not found). Not for signal handlers. */

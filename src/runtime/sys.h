@@ -66,6 +66,11 @@ int sys_thread_alive(pid_t tid);
 /* Sends sig to thread tid of process pid. 0 or -errno (-ESRCH: no such thread), errno kept. */
 int sys_tgkill(pid_t pid, pid_t tid, int sig);
 
+/* Copies len bytes of this process's memory at addr into buf without ever faulting: an address
+ * that is not mapped (a thread's stack unmapped meanwhile) gives a short count or -EFAULT. The
+ * count, or -errno; errno kept. Async-signal-safe. */
+ssize_t sys_read_self_mem(void *buf, uintptr_t addr, size_t len);
+
 /* Reads up to len - 1 bytes of the file at path into buf, NUL-terminated. The length, or -errno. */
 ssize_t sys_read_file(const char *path, char *buf, size_t len);
 

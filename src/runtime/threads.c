@@ -11,8 +11,9 @@
  * cannot be allocated, the thread is created unhooked: profiling is never a reason for
  * pthread_create to fail. Every creation the program makes (not
  * those inside the guard, which are the profiler's) is counted with its caller's stack for the
- * threadcreate profile (tcreate.c), and the new thread keeps where it was created in two
- * thread-local words for the threads profile's dump.
+ * threadcreate profile (tcreate.c), and the new thread starts with a record (threadrec.h) that
+ * says where it was created and, later, what it waits on, for the threads profile's dump; its exit
+ * hook gives the record back.
  *
  * The profiler's own threads register their tids in a small array of atomic slots and set a
  * thread-local flag, so the threads profile knows them from outside and from inside. A slot is
@@ -39,6 +40,7 @@
 #include "runtime/labels.h"
 #include "runtime/sys.h"
 #include "runtime/tcreate.h"
+#include "runtime/threadrec.h"
 
 typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 
@@ -51,13 +53,6 @@ static int exit_key_ok;
 
 static __thread uintptr_t tls_map_lo;
 static __thread uintptr_t tls_map_hi;
-
-/* The calling thread's wait (threads_wait_begin). */
-static __thread struct {
-  const char *what;
-  const void *obj;
-  int64_t since;
-} tls_wait __attribute__((tls_model("initial-exec")));
 
 void threads_set_hooks(threads_hook_fn on_start, threads_hook_fn on_exit) {
   atomic_store(&hook_start, on_start);
@@ -77,6 +72,7 @@ static void on_thread_exit(void *unused) {
   threads_hook_fn f = atomic_load(&hook_exit);
   if (f)
     f();
+  threadrec_release();
 }
 
 static void make_exit_key(void) { exit_key_ok = pthread_key_create(&exit_key, on_thread_exit) == 0; }
@@ -84,6 +80,7 @@ static void make_exit_key(void) { exit_key_ok = pthread_key_create(&exit_key, on
 /* ------------------------------------------------------------ profiler threads ------------- */
 
 static _Atomic pid_t profiler_tids[THREADS_PROFILER_MAX];
+static _Atomic int profiler_births; /* profiler threads created, not yet registered */
 static __thread bool tls_profiler __attribute__((tls_model("initial-exec")));
 
 static bool profiler_claim(pid_t me) {
@@ -95,9 +92,6 @@ static bool profiler_claim(pid_t me) {
   return false;
 }
 
-/* Profiler threads created but not registered yet (threads_profiler_settle). */
-static _Atomic int profiler_starting;
-
 /* Marks the calling thread as the profiler's. Its tid stays in the registry until a prune finds
  * the thread gone (not at its exit, for an exiting thread is still listed in /proc a while). */
 static void profiler_register(void) {
@@ -107,12 +101,6 @@ static void profiler_register(void) {
     threads_profiler_prune();
     profiler_claim(me);
   }
-  atomic_fetch_sub(&profiler_starting, 1);
-}
-
-void threads_profiler_settle(void) {
-  for (int i = 0; i < 100 && atomic_load(&profiler_starting) > 0; i++)
-    sys_sleep_ns(1000000);
 }
 
 void threads_profiler_prune(void) {
@@ -126,6 +114,15 @@ void threads_profiler_prune(void) {
 /* Async-signal-safe. */
 bool threads_self_is_profiler(void) { return tls_profiler; }
 
+bool threads_profiler_starting(void) { return atomic_load(&profiler_births) > 0; }
+
+/* In a fork child: a birth in flight in the parent never completes here. */
+static void threads_after_fork_child(void) { atomic_store(&profiler_births, 0); }
+
+__attribute__((constructor)) static void threads_init(void) {
+  pthread_atfork(NULL, NULL, threads_after_fork_child);
+}
+
 bool threads_is_profiler(pid_t tid) {
   for (size_t i = 0; i < THREADS_PROFILER_MAX; i++)
     if (atomic_load(&profiler_tids[i]) == tid)
@@ -135,13 +132,11 @@ bool threads_is_profiler(pid_t tid) {
 
 /* ------------------------------------------------------------ creation --------------------- */
 
-static __thread uintptr_t tls_created_pc __attribute__((tls_model("initial-exec")));
-static __thread pid_t tls_created_tid __attribute__((tls_model("initial-exec")));
-
 /* Async-signal-safe. */
 void threads_created_by(uintptr_t *pc, pid_t *tid) {
-  *pc = tls_created_pc;
-  *tid = tls_created_tid;
+  const threadrec_t *r = threadrec_peek();
+  *pc = r != NULL ? __atomic_load_n(&r->created_pc, __ATOMIC_RELAXED) : 0;
+  *tid = r != NULL ? __atomic_load_n(&r->created_tid, __ATOMIC_RELAXED) : 0;
 }
 
 typedef struct trampoline_arg {
@@ -156,12 +151,12 @@ typedef struct trampoline_arg {
 static void *threads_trampoline(void *p) {
   trampoline_arg_t a = *(trampoline_arg_t *)p;
   free(p);
-  tls_created_pc = a.created_pc;
-  tls_created_tid = a.created_tid;
   if (a.guarded) {
     heap_guard_enter(); /* for the thread's whole life */
     profiler_register();
+    atomic_fetch_sub(&profiler_births, 1);
   }
+  threadrec_start(a.created_pc, a.created_tid, a.labels);
   labels_inherit(a.labels);
   pthread_once(&exit_key_once, make_exit_key);
   if (exit_key_ok)
@@ -188,13 +183,12 @@ __attribute__((visibility("default"))) int pthread_create(pthread_t *t, const pt
   } else {
     *a = (trampoline_arg_t){fn, arg, guarded, ret, sys_gettid(), labels_current()};
     if (guarded)
-      atomic_fetch_add(&profiler_starting, 1); /* until the thread registers */
+      atomic_fetch_add(&profiler_births, 1);
     rc = real(t, attr, threads_trampoline, a);
-    if (rc != 0) {
+    if (rc != 0 && guarded)
+      atomic_fetch_sub(&profiler_births, 1);
+    if (rc != 0)
       free(a);
-      if (guarded)
-        atomic_fetch_sub(&profiler_starting, 1);
-    }
   }
   if (rc == 0 && depth > 0)
     tcreate_count(pcs, (uint32_t)depth);
@@ -212,6 +206,7 @@ static void *internal_trampoline(void *p) {
   free(p);
   heap_guard_enter();
   profiler_register();
+  atomic_fetch_sub(&profiler_births, 1);
   return a.fn(a.arg);
 }
 
@@ -229,13 +224,13 @@ int threads_create_internal(pthread_t *t, void *(*fn)(void *), void *arg) {
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  atomic_fetch_add(&profiler_starting, 1); /* until the thread registers */
+  atomic_fetch_add(&profiler_births, 1);
   int rc = real(t, NULL, internal_trampoline, a);
+  if (rc != 0)
+    atomic_fetch_sub(&profiler_births, 1);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
-  if (rc != 0) {
+  if (rc != 0)
     free(a);
-    atomic_fetch_sub(&profiler_starting, 1);
-  }
   return -rc;
 }
 
@@ -322,20 +317,25 @@ int threads_list(pid_t *tids, size_t max) {
 /* ------------------------------------------------------------ waits ------------------------ */
 
 void threads_wait_begin(const char *what, const void *obj) {
-  tls_wait.obj = obj;
-  tls_wait.since = sys_now_mono();
-  __atomic_signal_fence(__ATOMIC_SEQ_CST); /* a handler that sees what sees obj and since */
-  tls_wait.what = what;
+  threadrec_t *r = threadrec_self();
+  __atomic_store_n(&r->wait_obj, obj, __ATOMIC_RELAXED);
+  __atomic_store_n(&r->wait_since, sys_now_mono(), __ATOMIC_RELAXED);
+  /* A handler, or a dump reading the record, that sees what sees obj and since. */
+  __atomic_store_n(&r->wait_what, what, __ATOMIC_RELEASE);
 }
 
-void threads_wait_end(void) { tls_wait.what = NULL; }
+void threads_wait_end(void) {
+  threadrec_t *r = threadrec_peek();
+  if (r != NULL)
+    __atomic_store_n(&r->wait_what, (const char *)NULL, __ATOMIC_RELAXED);
+}
 
 const char *threads_wait_get(const void **obj, int64_t *since) {
-  const char *what = tls_wait.what;
-  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  const threadrec_t *r = threadrec_peek();
+  const char *what = r != NULL ? __atomic_load_n(&r->wait_what, __ATOMIC_ACQUIRE) : NULL;
   if (obj != NULL)
-    *obj = tls_wait.obj;
+    *obj = what != NULL ? __atomic_load_n(&r->wait_obj, __ATOMIC_RELAXED) : NULL;
   if (since != NULL)
-    *since = tls_wait.since;
+    *since = what != NULL ? __atomic_load_n(&r->wait_since, __ATOMIC_RELAXED) : 0;
   return what;
 }

@@ -50,15 +50,14 @@ bool threads_self_is_profiler(void);
 bool threads_is_profiler(pid_t tid);
 void threads_profiler_prune(void);
 
-/* Waits (up to 100 ms) until every profiler thread already created has registered, so that a
- * listing made right after, say, the HTTP server started does not take its threads for the
- * program's. */
-void threads_profiler_settle(void);
+/* Whether a profiler thread was created that has not registered yet: a dump that finds a thread
+ * it does not know waits for this to clear before it takes the thread for the program's. */
+bool threads_profiler_starting(void);
 
 /*
  * Where the calling thread comes from: the return address of the pthread_create call that made it
  * and the thread that made that call; 0 and 0 for the main thread and for threads made before
- * libcprof was loaded. Async-signal-safe.
+ * libcprof was loaded. Kept in the thread's record (threadrec.h). Async-signal-safe.
  */
 void threads_created_by(uintptr_t *pc, pid_t *tid);
 
@@ -67,8 +66,10 @@ void threads_created_by(uintptr_t *pc, pid_t *tid);
  * call threads_wait_begin just before a wait that may block ("mutex", "rwlock", "cond", "sem",
  * "join", "barrier") on obj, and threads_wait_end after it; threads_wait_get reads the calling
  * thread's state (what is NULL when it waits in none), with since the CLOCK_MONOTONIC time the
- * wait began. All three are a few thread-local stores or loads, and async-signal-safe: the threads
- * profile reads them from the signal handler each thread runs to report itself.
+ * wait began. The state lives in the thread's record (threadrec.h), where a dump that does not
+ * signal the thread reads it too: begin is a thread-local pointer load (a registration, the
+ * thread's first time) and three stores, end a load and a store. All three are async-signal-safe:
+ * a signalled thread reads its own state in its handler.
  */
 void threads_wait_begin(const char *what, const void *obj);
 void threads_wait_end(void);

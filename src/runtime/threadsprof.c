@@ -2,21 +2,28 @@
  * threadsprof.c — the threads profile (see threadsprof.h).
  *
  * A dump, under threadsprof_lock (one at a time):
- *   1. list /proc/self/task and sort the tids; read each thread's stat (name, state) and status
- *      (its blocked signals) before anything disturbs it;
- *   2. decide per thread: the caller walks its own stack (sigdump_self); the profiler's threads,
- *      stopped threads, zombies and threads that block SIGPROF get their pseudo-frame without a
- *      signal; every other thread is asked (sigdump_collect), unless SIGPROF is the program's;
- *   3. build the snapshot: one record per thread, grouped by stack and labels, and the details of
+ *   1. list /proc/self/task and sort the tids; read each thread's stat (name, state);
+ *   2. decide per thread from outside (tp_classify): the caller walks its own stack
+ *      (sigdump_self); the profiler's threads and zombies get their pseudo-frame; a thread that is
+ *      not running (sleeping, in disk wait, stopped) is read from /proc (tp_capture: procstack.h,
+ *      with its labels, wait and creator from its record, threadrec.h), never signalled; a
+ *      running thread is to be asked;
+ *   3. ask the running threads (tp_ask, sigdump_collect), unless SIGPROF is the program's or the
+ *      thread blocks it (then a pseudo-frame): each one's state is read again just before its
+ *      signal, and one that has blocked meanwhile is not signalled but read from /proc after;
+ *   4. build the snapshot: one record per thread, grouped by stack and labels, and the details of
  *      each for debug=2 (the caller first, then by tid). A thread that exited meanwhile is left
  *      out.
  * The slots live in memory mapped for the dump and unmapped after it, unless a handler may still
  * be writing into one (sigdump.h), in which case they are left mapped for good.
  *
- * A signal interrupts the blocking calls the kernel does not restart under SA_RESTART (sleep,
- * nanosleep, poll, epoll_wait, select, sem_timedwait, ...): in the signalled thread they return
- * early with EINTR, as they would for any signal. Mutexes, condition variables, joins, reads and
- * writes are restarted or retried by glibc and do not notice. The README says so.
+ * Why not signal everyone: a signal interrupts the blocking calls the kernel does not restart
+ * under SA_RESTART (sleep, nanosleep, poll, epoll_wait, select, sem_timedwait, ...), which return
+ * early with EINTR in the signalled thread. A running thread is in none of them, so its signal
+ * costs it only the handler's few microseconds; what remains is a thread that enters such a call
+ * in the microseconds between the last look at its state and its signal. Where /proc cannot give
+ * a blocked thread's stack (other architectures than x86_64; a kernel without
+ * /proc/<tid>/syscall), every thread is signalled, as before, and blocked calls may see EINTR.
  */
 #define _GNU_SOURCE
 #include "runtime/threadsprof.h"
@@ -32,11 +39,18 @@
 #include "runtime/ext.h"
 #include "runtime/heap.h"
 #include "runtime/labels.h"
+#include "runtime/procstack.h"
 #include "runtime/sigdump.h"
 #include "runtime/sigprof.h"
+#include "runtime/sync.h"
 #include "runtime/sys.h"
 #include "runtime/tables.h"
+#include "runtime/threadrec.h"
 #include "runtime/threads.h"
+
+#define TP_BIRTH_WAIT_MS 100        /* the longest wait for profiler threads to register */
+#define TP_RUNNING_LOOKS 6          /* looks at a running thread, at most, before its signal */
+#define TP_RUNNING_GAP_NS 1000000LL /* between the first two looks, doubled for each next */
 
 static pthread_mutex_t threadsprof_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -44,9 +58,24 @@ static pthread_mutex_t threadsprof_lock = PTHREAD_MUTEX_INITIALIZER;
 typedef struct tp_meta {
   char name[64];
   char state; /* /proc's letter */
-  int pseudo; /* count_pseudo_t, or -1 when the thread answers for itself */
+  int pseudo; /* count_pseudo_t, or -1 when the thread's stack is (to be) taken */
   bool current;
+  bool signal;            /* to be asked with SIGPROF (it runs, or /proc cannot be used) */
+  bool ran;               /* seen running on a CPU (tp_ask) */
+  uint64_t runtime;       /* its CPU time at the last look (tp_ask) */
+  const threadrec_t *rec; /* its record, if it has one */
 } tp_meta_t;
+
+/* How a dump goes: whether SIGPROF is ours, and whether /proc reads blocked threads' stacks. */
+typedef struct tp_dump {
+  sigdump_slot_t *slots;
+  tp_meta_t *meta;
+  size_t n;
+  bool owned;
+  bool proc_ok;
+  bool matched; /* the records found (tp_match_records) */
+  procstack_t ps;
+} tp_dump_t;
 
 /* ------------------------------------------------------------ /proc ------------------------ */
 
@@ -101,8 +130,7 @@ static pid_t *tp_list(size_t *n, size_t *len) {
     pid_t *tids = sys_map(cap * sizeof *tids);
     if (tids == NULL)
       return NULL;
-    threads_profiler_settle(); /* the profiler's threads known before the list is */
-    heap_guard_enter();        /* opendir allocates */
+    heap_guard_enter(); /* opendir allocates */
     int got = threads_list(tids, cap);
     heap_guard_exit();
     if (got < 0 || (size_t)got < cap || cap == THREADSPROF_MAX_THREADS) {
@@ -131,14 +159,14 @@ long threadsprof_count(void) {
 
 /* ------------------------------------------------------------ the dump -------------------- */
 
-/* Decides how each thread is heard from; returns how many must be asked with a signal. */
-static size_t tp_classify(sigdump_slot_t *slots, tp_meta_t *meta, size_t n, bool owned,
-                          uintptr_t from) {
+/* Decides from outside how each thread is heard from: the caller walks its own stack; the
+ * profiler's threads and zombies get their pseudo-frame; a thread that /proc says is not running
+ * is read from /proc (tp_capture); the others are to be signalled (tp_ask). */
+static void tp_classify(tp_dump_t *d, uintptr_t from) {
   pid_t self = sys_gettid();
-  size_t asked = 0;
-  for (size_t i = 0; i < n; i++) {
-    sigdump_slot_t *s = &slots[i];
-    tp_meta_t *m = &meta[i];
+  for (size_t i = 0; i < d->n; i++) {
+    sigdump_slot_t *s = &d->slots[i];
+    tp_meta_t *m = &d->meta[i];
     m->pseudo = -1;
     if (!tp_read_stat(s->tid, m)) {
       atomic_store(&s->state, SIGDUMP_GONE);
@@ -155,18 +183,159 @@ static size_t tp_classify(sigdump_slot_t *slots, tp_meta_t *meta, size_t n, bool
       m->pseudo = COUNT_PSEUDO_PROFILER;
     } else if (m->state == 'Z' || m->state == 'X') {
       m->pseudo = COUNT_PSEUDO_EXITED;
-    } else if (m->state == 'T' || m->state == 't') {
+    } else if (!d->proc_ok || m->state == 'R') {
+      m->signal = true;
+    }
+  }
+}
+
+/* Finds each thread's record; gives back the records of threads that are gone. */
+static void tp_match_records(tp_dump_t *d) {
+  size_t limit = threadrec_limit();
+  for (size_t i = 0; i < limit; i++) {
+    threadrec_t *r = threadrec_at(i);
+    pid_t tid = r != NULL ? threadrec_tid(r) : 0;
+    if (tid <= 0)
+      continue;
+    size_t lo = 0, hi = d->n;
+    while (lo < hi) {
+      size_t mid = lo + (hi - lo) / 2;
+      if (d->slots[mid].tid < tid)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    if (lo < d->n && d->slots[lo].tid == tid)
+      d->meta[lo].rec = r;
+    else if (!sys_thread_alive(tid))
+      threadrec_drop(r, tid);
+  }
+}
+
+/* Reads thread i's stack from /proc. A thread found running is left to be signalled; one that
+ * cannot be read gets a pseudo-frame. */
+static void tp_capture(tp_dump_t *d, size_t i) {
+  sigdump_slot_t *s = &d->slots[i];
+  tp_meta_t *m = &d->meta[i];
+  int depth = 0;
+  threadrec_info_t info;
+  bool have_info = false;
+  int rc =
+      procstack_capture(&d->ps, s->tid, m->rec, s->pcs, COUNT_MAX_DEPTH, &depth, &info, &have_info);
+  if (rc == 0) {
+    s->depth = (uint32_t)depth;
+    s->pcs[0] += 1; /* as a return address, as a signalled thread's answer has it */
+    s->interrupted = true;
+    if (have_info) {
+      s->labels = info.labels;
+      s->wait_what = info.wait_what;
+      s->wait_obj = info.wait_obj;
+      s->wait_since = info.wait_since;
+      s->created_pc = info.created_pc;
+      s->created_tid = info.created_tid;
+    }
+    atomic_store(&s->state, SIGDUMP_DONE);
+  } else if (rc == -ESRCH) {
+    atomic_store(&s->state, SIGDUMP_GONE);
+  } else if (rc == -EAGAIN || rc == -ENOSYS) {
+    d->proc_ok = d->proc_ok && rc != -ENOSYS;
+    m->signal = true; /* it runs now (or /proc cannot tell): ask it */
+  } else if (m->state == 'T' || m->state == 't') {
+    m->pseudo = COUNT_PSEUDO_STOPPED;
+  } else {
+    m->pseudo = m->state == 'Z' || m->state == 'X' ? COUNT_PSEUDO_EXITED : COUNT_PSEUDO_UNREADABLE;
+  }
+}
+
+/* Looks again at a thread to be signalled: one that is no longer running is read from /proc
+ * instead. Returns whether it is still to be signalled. */
+static bool tp_look_again(tp_dump_t *d, size_t i) {
+  sigdump_slot_t *s = &d->slots[i];
+  tp_meta_t *m = &d->meta[i];
+  if (!tp_read_stat(s->tid, m)) {
+    atomic_store(&s->state, SIGDUMP_GONE);
+    m->signal = false;
+  } else if (m->state == 'Z' || m->state == 'X') {
+    m->pseudo = COUNT_PSEUDO_EXITED;
+    m->signal = false;
+  } else if (m->state != 'R') {
+    m->signal = false;
+    tp_capture(d, i); /* sets signal again if /proc finds it running after all */
+  }
+  return m->signal;
+}
+
+/* The CPU time tid has run, in ns (/proc/self/task/<tid>/schedstat), or 0 when the kernel does
+ * not say. */
+static uint64_t tp_runtime(pid_t tid) {
+  char path[64], buf[128];
+  snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", (int)tid);
+  return sys_read_file(path, buf, sizeof buf) > 0 ? strtoull(buf, NULL, 10) : 0;
+}
+
+/*
+ * Decides which of the threads to be signalled are asked. A thread that /proc shows running (R)
+ * may only be runnable: woken from a blocking call, still inside it, waiting for a CPU; a signal
+ * then would still cut that call short (poll and select look for signals before they return on
+ * their timeout). So each one is looked at again, after TP_RUNNING_GAP_NS, then twice as long
+ * each time (31 ms in all), and read from /proc as soon as it is not running; it is asked only once
+ * it has run (its CPU time grew between two looks: it was on a CPU, in its own code, not waiting
+ * for one). One still waiting for a CPU at the last of TP_RUNNING_LOOKS looks is listed without its
+ * stack (cprof_thread_runnable). An asked thread is looked at once more just before its signal
+ * (tp_still_running). Returns how many are asked.
+ */
+static size_t tp_ask(tp_dump_t *d) {
+  /* Without the signal, one look, for the threads that have blocked since. */
+  int looks = d->owned ? TP_RUNNING_LOOKS : 1;
+  for (int look = 0; d->proc_ok && look < looks; look++) {
+    if (look > 0)
+      sys_sleep_ns(TP_RUNNING_GAP_NS << (look - 1));
+    bool waiting = false;
+    for (size_t i = 0; i < d->n; i++) {
+      tp_meta_t *m = &d->meta[i];
+      if (!m->signal || m->ran || atomic_load(&d->slots[i].state) != SIGDUMP_SKIP ||
+          !tp_look_again(d, i))
+        continue;
+      uint64_t runtime = tp_runtime(d->slots[i].tid);
+      m->ran = look > 0 && (runtime != m->runtime || runtime == 0);
+      m->runtime = runtime;
+      waiting |= !m->ran;
+    }
+    if (!waiting)
+      break;
+  }
+  size_t asked = 0;
+  for (size_t i = 0; i < d->n; i++) {
+    sigdump_slot_t *s = &d->slots[i];
+    tp_meta_t *m = &d->meta[i];
+    if (!m->signal || atomic_load(&s->state) != SIGDUMP_SKIP)
+      continue;
+    if (m->state == 'T' || m->state == 't')
       m->pseudo = COUNT_PSEUDO_STOPPED;
-    } else if (!owned) {
+    else if (!d->owned)
       m->pseudo = COUNT_PSEUDO_SIGPROF_TAKEN;
-    } else if (tp_blocks_sigprof(s->tid)) {
+    else if (tp_blocks_sigprof(s->tid))
       m->pseudo = COUNT_PSEUDO_SIGNALS_BLOCKED;
-    } else {
+    else if (d->proc_ok && !m->ran)
+      m->pseudo = COUNT_PSEUDO_RUNNABLE;
+    else {
       atomic_store(&s->state, SIGDUMP_ASKED);
       asked++;
     }
   }
   return asked;
+}
+
+/* Drops the frames of libcprof's pthread hooks (sync.c) from a thread's stack, as every other
+ * profile does: a thread waiting in pthread_cond_wait shows the program's call and glibc's wait,
+ * not the hook between them. */
+static void tp_drop_hook_frames(sigdump_slot_t *s) {
+  uint32_t kept = 0;
+  for (uint32_t i = 0; i < s->depth; i++)
+    if (!sync_hooks_code_has(s->pcs[i]))
+      s->pcs[kept++] = s->pcs[i];
+  if (kept > 0) /* (never an empty stack) */
+    s->depth = kept;
 }
 
 /* The details of one thread for debug=2; pcs point at its record's copy. */
@@ -207,9 +376,12 @@ static int tp_build(count_snap_t *snap, sigdump_slot_t *slots, tp_meta_t *meta, 
       continue;
     if (state != SIGDUMP_DONE && m->pseudo < 0)
       m->pseudo = COUNT_PSEUDO_NO_ANSWER; /* LATE, or WRITING when the handler never finished */
-    if (state == SIGDUMP_DONE && s->profiler && !m->current)
-      m->pseudo = COUNT_PSEUDO_PROFILER; /* one just starting, not yet in the registry */
+    if (!m->current && ((state == SIGDUMP_DONE && s->profiler) ||
+                        (m->pseudo != COUNT_PSEUDO_PROFILER && threads_is_profiler(s->tid))))
+      m->pseudo = COUNT_PSEUDO_PROFILER; /* one that was just starting, not yet in the registry */
     uint32_t labels = m->pseudo < 0 ? s->labels : 0;
+    if (m->pseudo < 0)
+      tp_drop_hook_frames(s);
     int rc = m->pseudo >= 0 ? count_snap_add_pseudo(snap, (count_pseudo_t)m->pseudo, 0, 1)
                             : count_snap_add(snap, s->pcs, s->depth, labels, 1);
     char *name = count_snap_alloc(snap, strlen(m->name) + 1);
@@ -227,30 +399,72 @@ static int tp_build(count_snap_t *snap, sigdump_slot_t *slots, tp_meta_t *meta, 
   return 0;
 }
 
+/* sigdump_check_fn: the thread still runs, just before its signal (else it is read from /proc
+ * after the others have answered). */
+static bool tp_still_running(size_t i, void *arg) {
+  tp_dump_t *d = arg;
+  tp_meta_t *m = &d->meta[i];
+  if (!d->proc_ok || !tp_read_stat(d->slots[i].tid, m) || m->state == 'R')
+    return true; /* a thread gone is found gone by the signal */
+  m->signal = false;
+  return false;
+}
+
+/* Reads from /proc the stacks of the threads that are not running. */
+static void tp_capture_all(tp_dump_t *d) {
+  if (!d->proc_ok)
+    return;
+  if (!d->matched)
+    tp_match_records(d);
+  d->matched = true;
+  for (size_t i = 0; i < d->n; i++) {
+    tp_meta_t *m = &d->meta[i];
+    if (atomic_load(&d->slots[i].state) != SIGDUMP_SKIP || m->pseudo >= 0 || m->signal ||
+        m->current)
+      continue;
+    if (d->proc_ok)
+      tp_capture(d, i);
+    else
+      m->signal = true; /* /proc turned out not to tell: as on other architectures */
+  }
+}
+
 static count_snap_t *tp_dump(pid_t *tids, size_t n, uintptr_t from) {
   size_t len = n * (sizeof(sigdump_slot_t) + sizeof(tp_meta_t)) + 1;
   void *mem = sys_map(len);
   count_snap_t *snap = count_snap_new("goroutine", n);
+  tp_dump_t d = {.slots = mem, .n = n};
   if (mem == NULL || snap == NULL) {
     if (mem != NULL)
       sys_unmap(mem, len);
     count_snap_free(snap);
     return NULL;
   }
-  sigdump_slot_t *slots = mem;
-  tp_meta_t *meta = (tp_meta_t *)(slots + n);
+  d.meta = (tp_meta_t *)(d.slots + n);
   for (size_t i = 0; i < n; i++)
-    slots[i].tid = tids[i];
-  bool owned = sigprof_claim() == 0;
-  if (!owned)
-    snap->note = "cprof: SIGPROF belongs to the program: threads are listed from /proc, "
-                 "without their stacks";
+    d.slots[i].tid = tids[i];
+#if defined(PROCSTACK_WORKS)
+  d.proc_ok = procstack_init(&d.ps) == 0;
+#endif
+  d.owned = sigprof_claim() == 0;
+  tp_classify(&d, from);
+  tp_capture_all(&d);
   bool drained = true;
-  if (tp_classify(slots, meta, n, owned, from) > 0 &&
-      sigdump_collect(slots, n, THREADSPROF_TIMEOUT_NS, &drained) == -EAGAIN)
-    snap->note = "cprof: the program took SIGPROF during the dump: threads that were not asked "
-                 "in time are listed without their stacks";
-  int rc = tp_build(snap, slots, meta, n);
+  if (tp_ask(&d) > 0 && sigdump_collect(d.slots, n, THREADSPROF_TIMEOUT_NS, tp_still_running, &d,
+                                        &drained) == -EAGAIN)
+    snap->note = "cprof: the program took SIGPROF during the dump: running threads that were not "
+                 "asked in time are listed without their stacks";
+  tp_capture_all(&d); /* the threads that blocked just before their signal */
+  /* A profiler thread just created may have been taken for the program's: let it register. */
+  for (int waited = 0; threads_profiler_starting() && waited < TP_BIRTH_WAIT_MS; waited++)
+    sys_sleep_ns(1000000);
+  if (!d.owned)
+    snap->note = d.proc_ok ? "cprof: SIGPROF belongs to the program: running threads are listed "
+                             "from /proc, without their stacks"
+                           : "cprof: SIGPROF belongs to the program: threads are listed from "
+                             "/proc, without their stacks";
+  procstack_fini(&d.ps);
+  int rc = tp_build(snap, d.slots, d.meta, n);
   if (drained) /* else a handler may still be inside the slots: leave them mapped */
     sys_unmap(mem, len);
   if (rc != 0) {

@@ -1,15 +1,16 @@
 /*
  * threadsprof.h — the threads profile, Go's goroutine profile for C: every thread's stack now.
  *
- * Served as "goroutine" (Go's name, which scrapers ask for) and "threads". Each thread is asked
- * for its own stack with SIGPROF (sigdump.h); the one that asks walks its own. A thread that
- * cannot answer — it blocks SIGPROF, it is stopped, it does not answer within
- * THREADSPROF_TIMEOUT_NS — is listed all the same, with its state from /proc and a pseudo-frame
- * that says why (countprof.h). The profiler's own threads are listed with a pseudo-frame too and
- * never signalled: they exist, but their stacks are the profiler's business, as Go keeps its
- * runtime's goroutines out of its goroutine profile. When SIGPROF belongs to the program, no
- * thread is signalled and every other thread gets that pseudo-frame; the profile says so in a
- * note.
+ * Served as "goroutine" (Go's name, which scrapers ask for) and "threads". A thread that is blocked
+ * in the kernel (sleeping, in disk wait, stopped) is read from /proc without being disturbed
+ * (procstack.h); a running thread is asked for its own stack with SIGPROF (sigdump.h); the one that
+ * asks walks its own. A thread that cannot be heard from — it runs and blocks SIGPROF, it does not
+ * answer within THREADSPROF_TIMEOUT_NS, its stack cannot be read — is listed all the same, with its
+ * state from /proc and a pseudo-frame that says why (countprof.h). The profiler's own threads are
+ * listed with a pseudo-frame too and never read: they exist, but their stacks are the profiler's
+ * business, as Go keeps its runtime's goroutines out of its goroutine profile. When SIGPROF belongs
+ * to the program, no thread is signalled and every running thread gets that pseudo-frame; the
+ * profile says so in a note.
  */
 #ifndef CPROF_RUNTIME_THREADSPROF_H
 #define CPROF_RUNTIME_THREADSPROF_H

@@ -22,6 +22,15 @@
  * increase too; a return address that is zero or outside the canonical user range ends the walk;
  * and it never writes more than max pcs.
  *
+ * A walk reads the stack through a view: the live stack (the walks from a signal context or a
+ * hook) or a copy of another thread's stack (unwind_from_copy, for a thread blocked in the kernel
+ * that the threads profile does not signal): the copy mirrors [sp, sp + len) of that thread, and a
+ * load is checked against that range and translated into the copy, so the walk never touches the
+ * other thread's memory. Such a walk starts without %rbp: it learns it from the first frame that
+ * saved it; until then a row whose CFA is %rbp-based needs a guess (unwind_guess_fp, the nearest
+ * frame record above sp, for the standard frame only) or ends the walk, and so does a pc without
+ * a row, since the frame-pointer chain needs %rbp too.
+ *
  * The PLT row (UNWIND_CFA_PLT) encodes the expression GNU ld emits for lazy-binding PLT entries:
  * CFA = %rsp + 8, plus 8 more once the entry has pushed its relocation index, which happens at
  * byte cfa_off of each 16-byte entry (11 for the classic PLT). cfa_off holds that threshold.
@@ -48,10 +57,21 @@
 #define UNWIND_PC_MIN ((uintptr_t)4096)
 #define UNWIND_PC_MAX ((uintptr_t)1 << 47)
 
-/* The registers of one frame while walking. */
+/* The registers of one frame while walking. fp_known is false while a walk from another thread's
+ * pc and sp (unwind_from_copy) has not yet found %rbp saved in a frame. */
 typedef struct unwind_regs {
   uintptr_t pc, sp, fp;
+  bool fp_known;
 } unwind_regs_t;
+
+/* What a walk reads: the words of [lo, hi) of the walked stack, each found at its address + delta
+ * in our memory. A walk over the live stack has delta 0; a walk over a copy has the copy's range
+ * and delta = copy - base. A load in [hi, want_hi) is one the copy was too short for. */
+typedef struct unwind_view {
+  uintptr_t lo, hi, delta;
+  uintptr_t want_hi;
+  bool short_copy;
+} unwind_view_t;
 
 /* ---------------------------------------------------------------------------------------------
  * Table lookup
@@ -113,11 +133,14 @@ const unwind_row_t *unwind_lookup(const unwind_set_t *set, uintptr_t pc, uintptr
  * Checked loads and steps
  * ------------------------------------------------------------------------------------------- */
 
-/* Loads the word at addr into *out when it lies, aligned, inside bounds. Async-signal-safe. */
-static bool unwind_load(const unwind_stack_bounds_t *b, uintptr_t addr, uintptr_t *out) {
-  if ((addr & 7) != 0 || addr < b->lo || addr >= b->hi || b->hi - addr < sizeof(uintptr_t))
+/* Loads the word at addr into *out when it lies, aligned, inside the view. Async-signal-safe. */
+static bool unwind_load(unwind_view_t *v, uintptr_t addr, uintptr_t *out) {
+  if ((addr & 7) != 0 || addr < v->lo || addr >= v->hi || v->hi - addr < sizeof(uintptr_t)) {
+    if ((addr & 7) == 0 && addr >= v->hi && addr < v->want_hi)
+      v->short_copy = true;
     return false;
-  *out = *(const uintptr_t *)addr;
+  }
+  *out = *(const uintptr_t *)(addr + v->delta);
   return true;
 }
 
@@ -126,9 +149,9 @@ static bool unwind_pc_plausible(uintptr_t pc) { return pc >= UNWIND_PC_MIN && pc
 /* One step along the frame-pointer chain: the frame record at fp holds {caller's fp, return
  * address}. *last_fp is the last frame pointer followed; the chain must strictly climb above it
  * and above sp. Async-signal-safe. */
-static bool unwind_step_fp(const unwind_stack_bounds_t *b, unwind_regs_t *r, uintptr_t *last_fp) {
+static bool unwind_step_fp(unwind_view_t *b, unwind_regs_t *r, uintptr_t *last_fp) {
   uintptr_t fp = r->fp, next_fp, ra;
-  if (fp < r->sp || fp <= *last_fp || (fp & 7) != 0)
+  if (!r->fp_known || fp < r->sp || fp <= *last_fp || (fp & 7) != 0)
     return false;
   if (!unwind_load(b, fp, &next_fp) || !unwind_load(b, fp + sizeof(uintptr_t), &ra))
     return false;
@@ -140,10 +163,37 @@ static bool unwind_step_fp(const unwind_stack_bounds_t *b, unwind_regs_t *r, uin
 }
 
 #if defined(__x86_64__)
+/*
+ * %rbp for a frame whose row says CFA = %rbp + 16, the shape every function with a frame pointer
+ * has after its prologue, when the walk does not know %rbp (it started from another thread's pc and
+ * sp, and no frame below saved %rbp): the lowest aligned address at or above sp, within
+ * UNWIND_FP_SCAN bytes, that holds a frame record — the caller's %rbp, higher up the stack, then a
+ * return address into code the tables cover. A heuristic: a local that looks like a frame record
+ * would be taken for one. Async-signal-safe.
+ */
+#define UNWIND_FP_SCAN 8192
+
+static bool unwind_guess_fp(const unwind_set_t *set, unwind_view_t *b, uintptr_t sp,
+                            uintptr_t *fp) {
+  uintptr_t top = b->want_hi > b->hi ? b->want_hi : b->hi;
+  for (uintptr_t a = (sp + 7) & ~(uintptr_t)7; a - sp < UNWIND_FP_SCAN; a += sizeof(uintptr_t)) {
+    uintptr_t next, ra;
+    if (!unwind_load(b, a, &next) || !unwind_load(b, a + sizeof(uintptr_t), &ra))
+      return false;
+    if (next <= a + sizeof(uintptr_t) || next >= top || (next & 7) != 0)
+      continue;
+    if (unwind_pc_plausible(ra) && unwind_lookup(set, ra - 1, NULL) != NULL) {
+      *fp = a;
+      return true;
+    }
+  }
+  return false;
+}
+
 /* One step by the row for the current pc (exact: pc is the interrupted instruction, not a return
  * address). False when there is no row or a load fails. Async-signal-safe. */
-static bool unwind_step_cfi(const unwind_set_t *set, const unwind_stack_bounds_t *b,
-                            unwind_regs_t *r, bool exact, bool *have_row) {
+static bool unwind_step_cfi(const unwind_set_t *set, unwind_view_t *b, unwind_regs_t *r, bool exact,
+                            bool *have_row) {
   const unwind_row_t *row = unwind_lookup(set, exact ? r->pc : r->pc - 1, NULL);
   *have_row = row != NULL;
   if (row == NULL)
@@ -154,6 +204,11 @@ static bool unwind_step_cfi(const unwind_set_t *set, const unwind_stack_bounds_t
     cfa = r->sp + (intptr_t)row->cfa_off;
     break;
   case UNWIND_CFA_FP:
+    if (!r->fp_known) {
+      if (row->cfa_off != 16 || !unwind_guess_fp(set, b, r->sp, &r->fp))
+        return false;
+      r->fp_known = true;
+    }
     cfa = r->fp + (intptr_t)row->cfa_off;
     break;
   case UNWIND_CFA_PLT:
@@ -170,6 +225,7 @@ static bool unwind_step_cfi(const unwind_set_t *set, const unwind_stack_bounds_t
   r->pc = ra;
   r->sp = cfa;
   r->fp = fp;
+  r->fp_known = r->fp_known || row->fp_off != 0;
   return true;
 }
 #endif
@@ -178,24 +234,19 @@ static bool unwind_step_cfi(const unwind_set_t *set, const unwind_stack_bounds_t
  * Walks
  * ------------------------------------------------------------------------------------------- */
 
-/* Walks from r into pcs, leaf first, dropping the first skip pcs (r->pc is the first). exact says
- * whether r->pc is an interrupted instruction rather than a return address. Returns the count
- * written. Async-signal-safe. */
-static int unwind_walk(const unwind_set_t *set, const unwind_stack_bounds_t *bounds,
-                       unwind_regs_t r, bool exact, int skip, uintptr_t *pcs, int max) {
+/* Walks from r into pcs, leaf first, dropping the first skip pcs (r->pc is the first), reading
+ * the stack through b (NULL: no stack, only r->pc). exact says whether r->pc is an interrupted
+ * instruction rather than a return address. Returns the count written. Async-signal-safe. */
+static int unwind_walk(const unwind_set_t *set, unwind_view_t *b, unwind_regs_t r, bool exact,
+                       int skip, uintptr_t *pcs, int max) {
   int n = 0;
   uintptr_t last_fp = 0;
-  /* Nothing below the starting sp is read: the stack is mapped from there up, while below it (the
-   * main thread's not-yet-grown stack) it may not be. */
-  unwind_stack_bounds_t live = {0, 0}, *b = &live;
-  if (bounds != NULL)
-    live = (unwind_stack_bounds_t){r.sp > bounds->lo ? r.sp : bounds->lo, bounds->hi};
   for (;;) {
     if (skip > 0)
       skip--;
     else
       pcs[n++] = r.pc;
-    if (n >= max || bounds == NULL)
+    if (n >= max || b == NULL)
       break;
     uintptr_t old_sp = r.sp;
     bool ok = false, have_row = false;
@@ -212,6 +263,17 @@ static int unwind_walk(const unwind_set_t *set, const unwind_stack_bounds_t *bou
     exact = false;
   }
   return n;
+}
+
+/* The walk over the live stack of the calling thread (or of the thread a signal interrupted). */
+static int unwind_walk_live(const unwind_set_t *set, const unwind_stack_bounds_t *bounds,
+                            unwind_regs_t r, bool exact, int skip, uintptr_t *pcs, int max) {
+  /* Nothing below the starting sp is read: the stack is mapped from there up, while below it (the
+   * main thread's not-yet-grown stack) it may not be. */
+  unwind_view_t live = {0};
+  if (bounds != NULL)
+    live = (unwind_view_t){.lo = r.sp > bounds->lo ? r.sp : bounds->lo, .hi = bounds->hi};
+  return unwind_walk(set, bounds != NULL ? &live : NULL, r, exact, skip, pcs, max);
 }
 #endif /* UNWIND_WALKS */
 
@@ -232,9 +294,10 @@ int unwind_from_context(const void *uc, const unwind_set_t *set,
   r.sp = (uintptr_t)u->uc_mcontext.sp;
   r.fp = (uintptr_t)u->uc_mcontext.regs[29];
 #endif
+  r.fp_known = true;
   if (r.pc == 0 || max <= 0)
     return 0;
-  return unwind_walk(set, bounds, r, true, 0, pcs, max);
+  return unwind_walk_live(set, bounds, r, true, 0, pcs, max);
 #else
   (void)set;
   (void)bounds;
@@ -257,12 +320,36 @@ unwind_here(const unwind_set_t *set, const unwind_stack_bounds_t *bounds, uintpt
   /* Our own frame record: {hook's fp, return address into hook}. On x86_64 hook's sp is just
    * above it; on aarch64 that is a lower bound, which is all the walk's checks need. */
   uintptr_t *rec = __builtin_frame_address(0);
-  unwind_regs_t r = {.pc = rec[1], .fp = rec[0], .sp = (uintptr_t)(rec + 2)};
+  unwind_regs_t r = {.pc = rec[1], .fp = rec[0], .sp = (uintptr_t)(rec + 2), .fp_known = true};
   /* The walk from there yields hook's own pc first; drop it. */
-  return unwind_walk(set, bounds, r, false, 1, pcs, max);
+  return unwind_walk_live(set, bounds, r, false, 1, pcs, max);
 #else
   (void)set; /* the best this file can do elsewhere: the pc in hook */
   pcs[0] = (uintptr_t)__builtin_return_address(0);
   return 1;
+#endif
+}
+
+/* Walks another thread's stack from its pc and sp over a copy of it. Async-signal-safe. */
+int unwind_from_copy(uintptr_t pc, uintptr_t sp, const unwind_set_t *set, unwind_copy_t *copy,
+                     uintptr_t *pcs, int max) {
+  if (pcs == NULL || copy == NULL || max <= 0 || pc == 0)
+    return 0;
+  copy->short_copy = false;
+#if defined(UNWIND_FROM_COPY)
+  unwind_view_t v = {.lo = copy->base,
+                     .hi = copy->base + (copy->len & ~(size_t)7),
+                     .delta = (uintptr_t)copy->data - copy->base,
+                     .want_hi = copy->end};
+  if (sp != copy->base || copy->data == NULL)
+    return 0;
+  unwind_regs_t r = {.pc = pc, .sp = sp, .fp = 0, .fp_known = false};
+  int n = unwind_walk(set, &v, r, true, 0, pcs, max);
+  copy->short_copy = v.short_copy;
+  return n;
+#else
+  (void)sp;
+  (void)set;
+  return 0; /* the frame-record walk of this architecture needs a frame pointer we do not have */
 #endif
 }

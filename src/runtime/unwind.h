@@ -18,6 +18,7 @@
 #ifndef CPROF_RUNTIME_UNWIND_H
 #define CPROF_RUNTIME_UNWIND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -86,6 +87,36 @@ int unwind_from_context(const void *uc, const unwind_set_t *set,
  */
 int unwind_here(const unwind_set_t *set, const unwind_stack_bounds_t *bounds, uintptr_t *pcs,
                 int max);
+
+/*
+ * Another thread's stack, copied: data holds the len bytes that were at [base, base + len) in the
+ * thread (base is its sp), and end is where its stack mapping ends (base + len <= end). A walk
+ * sets short_copy when it wanted a word in [base + len, end), beyond what was copied.
+ */
+typedef struct unwind_copy {
+  const void *data;
+  uintptr_t base;
+  size_t len;
+  uintptr_t end;
+  bool short_copy;
+} unwind_copy_t;
+
+#if defined(__x86_64__)
+#define UNWIND_FROM_COPY 1 /* unwind_from_copy walks on this architecture */
+#endif
+
+/*
+ * Walks the stack of a thread that is not running — blocked in the kernel, its pc and sp read from
+ * /proc — over a copy of that stack, beginning at sp (copy->base must equal sp). pc is exact (the
+ * instruction the thread resumes at, as a signal context's), so pcs[0] is pc. %rbp is not known:
+ * a frame whose CFA is %rbp-based is unwound with %rbp saved by a frame below it, or, for the
+ * standard frame (CFA = %rbp + 16), with the nearest frame record found above sp (a heuristic);
+ * otherwise the walk ends there, as it does where a pc has no row (the frame-pointer chain needs
+ * %rbp too). Loads never leave the copy. Returns the number of pcs written; 0 on architectures
+ * without UNWIND_FROM_COPY (their frame-record walk needs the frame pointer). Async-signal-safe.
+ */
+int unwind_from_copy(uintptr_t pc, uintptr_t sp, const unwind_set_t *set, unwind_copy_t *copy,
+                     uintptr_t *pcs, int max);
 
 /* Finds the row for pc, or NULL. Async-signal-safe. Exposed for tests. */
 const unwind_row_t *unwind_lookup(const unwind_set_t *set, uintptr_t pc, uintptr_t *base);

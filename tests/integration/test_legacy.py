@@ -34,6 +34,12 @@ N_RANDOM = 100    # generated profiles, each also compared once corrupted
 N_CORRUPT = 60    # corrupted copies of peer inputs
 
 
+def scratch(path, suffix):
+    """A file in the test's own directory for what is made from path (never beside an input: the
+    peer inputs are a shared, read-only tree)."""
+    return os.path.join(tmp, "%s.%x.%s" % (os.path.basename(path), abs(hash(path)), suffix))
+
+
 def raw(path):
     return lib.pprof(["-raw", "-symbolize=none", path])
 
@@ -49,7 +55,7 @@ def first_difference(a, b):
 def compare(path):
     """None when prof_parse reads path as go tool pprof does, else what differs."""
     grc, gout, gerr = raw(path)
-    ours = path + ".ours.pb.gz"
+    ours = scratch(path, "ours.pb.gz")
     d = lib.run([DUMP, "-proto", ours, path])
     if (grc == 0) != (d.rc == 0):
         return "go tool pprof %s (%s), prof_parse %s (%s)" % (
@@ -67,7 +73,7 @@ def compare(path):
 
 def frames_of(path):
     """(ours, go's) drop_frames and keep_frames of the profile in path."""
-    theirs = path + ".go.pb.gz"
+    theirs = scratch(path, "go.pb.gz")
     rc, _, err = lib.pprof(["-proto", "-symbolize=none", "-output", theirs, path])
     if rc != 0:
         return None, err

@@ -3,21 +3,25 @@
 progs/threads_api.c (linked with libcprof) serves HTTP, creates 3 threads from tc_three() and 5
 from tc_five() (joined), then keeps named threads: "sleeper" waiting in sleeper_wait(), "blocker"
 waiting in blocked_wait() with every signal blocked, "spinner" burning CPU in spin_forever(), four
-"pool" threads waiting in pool_wait(); and fills the user-defined profile "myapp/files" (3 keys
+"pool" threads waiting in pool_wait(), "napper" (label role=napper) in 2-second nanosleeps in
+nap_wait() and "poller" in 2-second polls in poll_wait(), which count the calls that return early
+or with EINTR; and fills the user-defined profile "myapp/files" (3 keys
 from files_open_a through acquire() with skip 1, 1 left of 2 from files_open_b, 1 from
 files_open_c with skip 0). go tool pprof reads every profile.
 
 - The API's answers (EINVAL, EEXIST, ENOENT, the count) as the program prints them.
 - cprof_write_profile("goroutine"): goroutine/count samples, period 1; -traces shows pool_wait 4
-  times, sleeper_wait and spin_forever once, the blocker as cprof_thread_signals_blocked, the
+  times, sleeper_wait, spin_forever, nap_wait and poll_wait once, the blocker's stack too (it
+  blocks every signal, but it is blocked, so it is read from /proc, never signalled), the
   profiler's threads as cprof_thread_profiler, the calling thread's stack beginning at the
-  function that called cprof_write_profile; the program's 8 threads and no more. debug=1 is Go's
-  count text with the same counts; debug=2 shows the named sleeping thread with its state, its
-  stack and its creator, the blocker with its state and no stack, and the caller first, running.
-- threadcreate: exactly 3 at tc_three and 5 at tc_five, 15 in all; its text says total 15.
+  function that called cprof_write_profile; the program's 10 threads and no more. debug=1 is Go's
+  count text with the same counts, and the napper's record with its labels; debug=2 shows the
+  named sleeping thread with its state, its stack and its creator, the blocker with its stack, the
+  napper with its labels, and the caller first, running.
+- threadcreate: exactly 3 at tc_three and 5 at tc_five, 17 in all; its text says total 17.
 - myapp/files: 3 at files_open_a, 1 at files_open_b, 1 at files_open_c, whose stacks begin at the
   caller of acquire (skip 1) or at files_open_c itself (skip 0).
-- HTTP: the index lists goroutine (the number of threads), threadcreate (15) and myapp/files (5) with
+- HTTP: the index lists goroutine (the number of threads), threadcreate (17) and myapp/files (5) with
   the full-dump link; /goroutine, /threads?debug=1, /goroutine?debug=2, /threadcreate,
   /myapp/files read by pprof; /threadcreate?seconds=2 while the program creates 2 threads from
   tc_two: the delta is exactly those 2; /goroutine?seconds=1: nothing changed, the counts cancel;
@@ -25,8 +29,11 @@ files_open_c with skip 0). go tool pprof reads every profile.
 - A CPU profile (/profile?seconds=3) while 30 goroutine dumps are taken: no CPU sample in the
   waiting threads (a dump's signal is not a sample), and spin_forever's samples match the
   spinner thread's CPU time (the dumps do not stop its sampling).
-- With a SIGPROF handler of the program's own: every thread listed without a stack
-  (cprof_thread_sigprof_taken) and a note saying why, and the program's handler never called.
+- Through all those dumps (over 40), not one of the napper's and poller's 2-second calls returned
+  early or with EINTR (the program's count at exit).
+- With a SIGPROF handler of the program's own: the running spinner listed without a stack
+  (cprof_thread_sigprof_taken) and a note saying why, the blocked threads with their stacks (read
+  from /proc, no signal needed), and the program's handler never called.
 """
 # ctest: serial
 import os
@@ -41,14 +48,17 @@ lib.require(c)
 d = lib.tmpdir("threads")
 PROG = lib.prog("threads_api")
 POOL = 4
-PROGRAM_THREADS = 1 + 3 + POOL  # main, sleeper, blocker, spinner, the pool
+PROGRAM_THREADS = 1 + 5 + POOL  # main, sleeper, blocker, spinner, napper, poller, the pool
 
 
 def parse_traces(out):
-    """go tool pprof -traces: a list of (count, [functions, leaf first])."""
+    """go tool pprof -traces: a list of (count, [functions, leaf first]); the label lines ("key:
+    value") that open a block are skipped."""
     traces = []
     for block in out.split("-----------+-------------------------------------------------------")[1:]:
         lines = [l for l in block.splitlines() if l.strip()]
+        while lines and re.match(r"^\s*[^\s\d][^\s]*:\s", lines[0]):
+            lines = lines[1:]
         if not lines:
             continue
         m = re.match(r"^\s*(-?\d+)\s+(.*)$", lines[0])
@@ -125,9 +135,16 @@ def check_goroutine_proto(path, what):
     c.check(count_with(t, "sleeper_wait") == 1, "%s: sleeper_wait in 1 thread" % what)
     c.check(count_with(t, "spin_forever", leaf=True) == 1,
             "%s: spin_forever at the leaf of 1 thread" % what)
-    c.check(count_with(t, "cprof_thread_signals_blocked") == 1 and
-            count_with(t, "blocked_wait") == 0,
-            "%s: the blocker listed, without its stack (cprof_thread_signals_blocked)" % what)
+    c.check(count_with(t, "blocked_wait") == 1 and count_with(t, "cprof_thread_signals_blocked") == 0,
+            "%s: the blocker (every signal blocked, but blocked: read from /proc) with its stack"
+            % what)
+    for func in ("nap_wait", "poll_wait"):
+        mine = [fs for n, fs in t if func in fs]
+        c.check(len(mine) == 1 and mine[0][0] in ("__clock_nanosleep", "__poll", "clock_nanosleep",
+                                                  "poll", "__nanosleep") and
+                mine[0][mine[0].index(func) + 1].endswith("_main"),
+                "%s: %s in 1 thread, from inside libc's call out to its thread's main" % (what, func),
+                str(mine))
     total = sum(n for n, _ in t)
     prof = count_with(t, "cprof_thread_profiler")
     c.check(total - prof == PROGRAM_THREADS and prof >= 2,
@@ -158,6 +175,10 @@ def check_files(pid):
     c.check(rec is not None and rec.group(1) == str(POOL) and head and
             text[head.end():].startswith("%d @ " % POOL),
             "goroutine debug=1: the first record, the most frequent, is pool_wait's, %d threads" % POOL)
+    lab = re.search(r'^1 @( 0x[0-9a-f]+)+\n# labels: \{"role":"napper"\}\n(#\t[^\n]*\n)*'
+                    r'#\t0x[0-9a-f]+\tnap_wait\+', text, re.M)
+    c.check(lab is not None, "goroutine debug=1: the napper's record with its labels (read from its "
+            "record: it is not signalled)")
     with open(os.path.join(d, "threads.txt")) as f:
         c.check(f.read().startswith("goroutine profile: total "),
                 "threads debug=1 is the goroutine profile")
@@ -172,10 +193,10 @@ def check_files(pid):
             str(count_with(t, "tc_three")))
     c.check(count_with(t, "tc_five") == 5, "threadcreate: exactly 5 from tc_five",
             str(count_with(t, "tc_five")))
-    c.check(sum(n for n, _ in t) == 15, "threadcreate: 15 in all (3 + 5 + the 7 named threads)",
+    c.check(sum(n for n, _ in t) == 17, "threadcreate: 17 in all (3 + 5 + the 9 named threads)",
             str(sum(n for n, _ in t)))
     with open(os.path.join(d, "threadcreate.txt")) as f:
-        c.check(f.readline() == "threadcreate profile: total 15\n", "threadcreate debug=1 header")
+        c.check(f.readline() == "threadcreate profile: total 17\n", "threadcreate debug=1 header")
 
     t = traces_of(os.path.join(d, "files.pb.gz"))
     types, ptype, period = raw_types(os.path.join(d, "files.pb.gz"))
@@ -217,10 +238,18 @@ def check_dump(text, pid, what, caller=None):
     c.check("created by main in thread %d" % pid in body,
             "%s: the sleeper was created by main in thread %d" % (what, pid), str(body[-2:]))
     head, body = dump_block(text, "blocker")
-    c.check(head is not None and re.match(
-        r'^thread \d+ "blocker" \[sleeping, no stack: the thread blocks SIGPROF\]:$', head) and
-        body == ["cprof_thread_signals_blocked()"],
-        "%s: the blocker is listed with its state and no stack" % what, "%s %s" % (head, body))
+    # (the program serves HTTP, so the sync hooks track waits: the blocker waits on a condition)
+    c.check(head is not None and
+            re.match(r'^thread \d+ "blocker" \[sleeping, cond 0x[0-9a-f]+, [0-9.]+ (seconds|minutes)\]:$',
+                     head) and
+            "blocked_wait()" in body and "blocker_main()" in body,
+            "%s: the blocker (every signal blocked) with its state and its stack" % what,
+            "%s %s" % (head, body))
+    head, body = dump_block(text, "napper")
+    c.check(head is not None and
+            re.match(r'^thread \d+ "napper" \[sleeping, labels \{"role":"napper"\}\]:$', head)
+            and "nap_wait()" in body,
+            "%s: the napper, sleeping, with its labels and its stack" % what, "%s %s" % (head, body))
     head, body = dump_block(text, "spinner")
     c.check(head is not None and body[:1] == ["spin_forever()"],
             "%s: the spinner's stack begins in spin_forever" % what, str(body[:2]))
@@ -232,7 +261,8 @@ def check_dump(text, pid, what, caller=None):
                 first)
     names = sorted(re.findall(r'^thread \d+ "([^"]*)" \[[^\]]*\]:\n(?!cprof_thread_profiler)',
                               text, re.M))
-    want = sorted(["threads_api", "sleeper", "blocker", "spinner"] + ["pool"] * POOL)
+    want = sorted(["threads_api", "sleeper", "blocker", "spinner", "napper", "poller"] +
+                  ["pool"] * POOL)
     c.check(names == want, "%s: the program's threads, each by name" % what, str(names))
     c.check(len(re.findall(r"^cprof_thread_profiler\(\)$", text, re.M)) >= 2,
             "%s: cprof's threads listed without their stacks" % what)
@@ -244,7 +274,7 @@ def check_http(p, port):
     status, body = get(port, "")
     page = body.decode(errors="replace")
     c.check(status == 200, "index answers 200")
-    for name, count in (("threadcreate", 15), ("myapp/files", 5)):
+    for name, count in (("threadcreate", 17), ("myapp/files", 5)):
         row = "<tr><td>%d</td><td><a href='%s?debug=1'>%s</a></td></tr>" % (count, name, name)
         c.check(row in page, "index: %s with count %d" % (name, count),
                 str(re.findall(r"<tr>.*%s.*</tr>" % re.escape(name), page)))
@@ -277,8 +307,8 @@ def check_http(p, port):
     status, body = get(port, "threadcreate")
     if c.check(status == 200, "GET threadcreate answers 200"):
         t = traces_of(save("http-threadcreate.pb.gz", body))
-        c.check(count_with(t, "tc_five") == 5 and sum(n for n, _ in t) == 15,
-                "GET threadcreate: 5 at tc_five, 15 in all")
+        c.check(count_with(t, "tc_five") == 5 and sum(n for n, _ in t) == 17,
+                "GET threadcreate: 5 at tc_five, 17 in all")
 
     # A delta of threadcreate while the program creates 2 threads from tc_two.
     result = {}
@@ -378,6 +408,10 @@ if ok:
     check_cpu_with_dumps(p, port)
 rc, out, err = lib.stop_interactive(p)
 c.check(rc == 0, "threads_api exits 0", err[-300:])
+m = re.search(r"^blocking calls: (\d+), cut short: (\d+)$", out, re.M)
+c.check(m is not None and int(m.group(1)) >= 2 and int(m.group(2)) == 0,
+        "no 2-second nanosleep or poll of the napper and the poller returned early or with EINTR "
+        "during the dumps", m.group(0) if m else out[-300:])
 
 # The program owns SIGPROF: /proc only, and never a signal to it.
 p, port, lines, ok = start("ownsig")
@@ -385,19 +419,28 @@ if ok:
     status, body = get(port, "goroutine?debug=1")
     text = body.decode(errors="replace")
     c.check(status == 200 and re.match(
-        r"goroutine profile: total \d+\n# cprof: SIGPROF belongs to the program: threads are "
-        r"listed from /proc, without their stacks\n", text),
+        r"goroutine profile: total \d+\n# cprof: SIGPROF belongs to the program: running threads "
+        r"are listed from /proc, without their stacks\n", text),
         "SIGPROF the program's: debug=1 says so under its header", text[:200])
     m = re.search(r"^(\d+) @ 0x[0-9a-f]+\n#\t0x[0-9a-f]+\tcprof_thread_sigprof_taken\+0x0", text,
                   re.M)
-    c.check(m is not None and int(m.group(1)) == 1 + 3 + POOL,
-            "SIGPROF the program's: main, the 3 named threads and the pool without stacks",
+    c.check(m is not None and int(m.group(1)) == 1,
+            "SIGPROF the program's: the running spinner without its stack",
             m.group(0) if m else text[:400])
+    for func, n in (("sleeper_wait", 1), ("pool_wait", POOL), ("nap_wait", 1), ("blocked_wait", 1)):
+        c.check(re.search(r"^%d @( 0x[0-9a-f]+)+\n(# labels: [^\n]*\n)?(#\t[^\n]*\n)*"
+                          r"#\t0x[0-9a-f]+\t%s\+" % (n, func), text, re.M) is not None,
+                "SIGPROF the program's: %s's %d blocked thread(s) with their stacks, read from /proc"
+                % (func, n))
     status, body = get(port, "goroutine?debug=2")
-    head, rest = dump_block(body.decode(errors="replace"), "sleeper")
-    c.check(head is not None and head.endswith("[sleeping, no stack: SIGPROF belongs to the "
-                                               "program]:"),
-            "SIGPROF the program's: debug=2 lists the sleeper by name with its state", str(head))
+    text = body.decode(errors="replace")
+    head, rest = dump_block(text, "sleeper")
+    c.check(head is not None and re.search(r"\[sleeping, cond 0x[0-9a-f]+, [0-9.]+ seconds\]:$", head)
+            and "sleeper_wait()" in rest and "cond_wait_on()" not in rest,
+            "SIGPROF the program's: debug=2 lists the sleeper with its state and stack", str(head))
+    head, rest = dump_block(text, "spinner")
+    c.check(head is not None and head.endswith(", no stack: SIGPROF belongs to the program]:"),
+            "SIGPROF the program's: debug=2 lists the spinner by name without its stack", str(head))
 rc, out, err = lib.stop_interactive(p)
 c.check(rc == 0 and "SIGPROF received: 0" in out,
         "SIGPROF the program's: its handler never called", out[-200:] + err[-200:])

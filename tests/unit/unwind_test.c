@@ -11,10 +11,12 @@
  *
  * The cases: the tables themselves (rows for the binary, libc and libstdc++, the CFA rule at a
  * function's entry, sortedness, the page index agreeing with a plain binary search at every row
- * and block boundary and at random pcs, reuse across rebuilds, build time); unwind_here from inside the
- * chain; unwind_from_context from a SIGPROF handler while the chain spins; garbage contexts with
- * narrow bounds; a frame-pointer-only walk against the table walk on the same chain; a stack that
- * passes through glibc's qsort; and the cost of one walk.
+ * and block boundary and at random pcs, reuse across rebuilds, build time); unwind_here from inside
+ * the chain; unwind_from_context from a SIGPROF handler while the chain spins; garbage contexts
+ * with narrow bounds; a frame-pointer-only walk against the table walk on the same chain; walks
+ * over a copy of the stack from pc and sp only (unwind_from_copy) equal to the context's, through
+ * wl_b's rbp frame and through wl_e's, where %rbp must be guessed, and never reading outside the
+ * copy; a stack that passes through glibc's qsort; and the cost of one walk.
  */
 #define _GNU_SOURCE
 #include "runtime/ext.h"
@@ -49,10 +51,11 @@ typedef struct range {
   uintptr_t lo, hi;
 } range_t;
 
-enum { R_MAIN, R_A, R_B, R_C, R_D, R_LEAF, R_SORT, R_CMP, R_THREAD, R_COUNT };
-static range_t ranges[R_COUNT] = {{"main", 0, 0},    {"wl_a", 0, 0},   {"wl_b", 0, 0},
-                                  {"wl_c", 0, 0},    {"wl_d", 0, 0},   {"wl_leaf", 0, 0},
-                                  {"wl_sort", 0, 0}, {"wl_cmp", 0, 0}, {"wl_thread", 0, 0}};
+enum { R_MAIN, R_A, R_B, R_C, R_D, R_LEAF, R_SORT, R_CMP, R_THREAD, R_E, R_FP_LEAF, R_COUNT };
+static range_t ranges[R_COUNT] = {{"main", 0, 0},    {"wl_a", 0, 0},      {"wl_b", 0, 0},
+                                  {"wl_c", 0, 0},    {"wl_d", 0, 0},      {"wl_leaf", 0, 0},
+                                  {"wl_sort", 0, 0}, {"wl_cmp", 0, 0},    {"wl_thread", 0, 0},
+                                  {"wl_e", 0, 0},    {"wl_fp_leaf", 0, 0}};
 
 /* Fills ranges[] with link-time addresses from /proc/self/exe's .symtab, then relocates them by
  * the difference between main's run-time and link-time addresses. */
@@ -121,6 +124,8 @@ static int probe_n, probe_fp_n;
 typedef struct sample {
   uintptr_t pcs[64];
   int n;
+  uintptr_t cpcs[64]; /* the same stack walked over a copy, from pc and sp only */
+  int cn;
 } sample_t;
 #define MAX_SAMPLES 400
 static sample_t samples[MAX_SAMPLES];
@@ -404,6 +409,17 @@ static void test_here(void) {
          probe_fp_n, fp_d ? "" : ", missing wl_d");
 }
 
+/* Walks the interrupted stack as another thread would see it: from pc and sp only, over a copy
+ * of the stack at another address. Async-signal-safe. */
+static int walk_copy(const ucontext_t *u, uintptr_t *pcs, int max) {
+  static uint8_t copy[1 << 16];
+  uintptr_t sp = (uintptr_t)u->uc_mcontext.gregs[REG_RSP];
+  size_t len = g_bounds.hi - sp < sizeof copy ? g_bounds.hi - sp : sizeof copy;
+  memcpy(copy, (const void *)sp, len);
+  unwind_copy_t c = {.data = copy, .base = sp, .len = len, .end = sp + len};
+  return unwind_from_copy((uintptr_t)u->uc_mcontext.gregs[REG_RIP], sp, g_set, &c, pcs, max);
+}
+
 static void on_prof(int sig, siginfo_t *si, void *uc) {
   (void)sig;
   (void)si;
@@ -411,6 +427,7 @@ static void on_prof(int sig, siginfo_t *si, void *uc) {
   int i = nsamples;
   if (i < MAX_SAMPLES) {
     samples[i].n = unwind_from_context(uc, g_set, &g_bounds, samples[i].pcs, 64);
+    samples[i].cn = walk_copy(uc, samples[i].cpcs, 64);
     nsamples = i + 1;
   }
   if (i + 1 >= 300)
@@ -433,9 +450,11 @@ static void test_signal(int mode) {
   sigaction(SIGPROF, &old, NULL);
 
   static const int chain[] = {R_D, R_C, R_B, R_A, R_MAIN};
-  int good = 0, outside = 0, n = nsamples;
+  int good = 0, outside = 0, same = 0, n = nsamples;
   for (int i = 0; i < n; i++) {
     good += stack_has(samples[i].pcs, samples[i].n, chain, 5, 1);
+    same += samples[i].cn == samples[i].n &&
+            memcmp(samples[i].cpcs, samples[i].pcs, (size_t)samples[i].n * sizeof(uintptr_t)) == 0;
     /* interrupted outside wl_d itself: in wl_leaf, or in libc */
     outside += samples[i].n > 0 && !ret_in(samples[i].pcs[0] + 1, R_D) &&
                stack_has(samples[i].pcs, samples[i].n, chain, 5, 1);
@@ -443,10 +462,12 @@ static void test_signal(int mode) {
   CHECK(n >= 100, "only %d samples", n);
   CHECK(good * 10 > n * 9, "%d of %d samples have d c b a main", good, n);
   CHECK(outside * 10 > n, "only %d of %d samples interrupted below wl_d", outside, n);
-  printf(
-      "SIGPROF (%s): %d of %d samples have d c b a main in order, %d of them interrupted in %s\n",
-      mode == MODE_SPIN ? "leaf" : "libc", good, n, outside,
-      mode == MODE_SPIN ? "the frameless leaf" : "memset/memcpy");
+  CHECK(same * 10 > n * 9, "only %d of %d walks over a copy from pc and sp equal the context's",
+        same, n);
+  printf("SIGPROF (%s): %d of %d samples have d c b a main in order, %d of them interrupted in %s; "
+         "%d walks over a copy equal\n",
+         mode == MODE_SPIN ? "leaf" : "libc", good, n, outside,
+         mode == MODE_SPIN ? "the frameless leaf" : "memset/memcpy", same);
 }
 
 static void test_garbage(void) {
@@ -494,6 +515,94 @@ static void test_garbage(void) {
   uc.uc_mcontext.gregs[REG_RIP] = 0;
   CHECK(unwind_from_context(&uc, g_set, &b, pcs, 64) == 0, "zero pc");
   CHECK(unwind_here(g_set, &g_bounds, pcs, 2) == 2, "max 2");
+}
+
+/* A frameless leaf that never touches %rbp, below a frame addressed from %rbp (its VLA): a walk
+ * from pc and sp must find wl_e's %rbp (unwind_guess_fp), as no frame below saved it. */
+WL void wl_fp_leaf(void) {
+  while (!spin_stop)
+    __asm__ volatile("" ::: "memory");
+}
+
+WL int wl_e(int n) {
+  volatile char vla[n];
+  vla[0] = 1;
+  wl_fp_leaf();
+  return vla[0];
+}
+
+static void test_copy_guess(void) {
+  uintptr_t base = 0;
+  int fp_rows = 0;
+  for (uintptr_t pc = ranges[R_E].lo; pc < ranges[R_E].hi; pc++) {
+    const unwind_row_t *r = unwind_lookup(g_set, pc, &base);
+    fp_rows += r != NULL && r->cfa_reg == UNWIND_CFA_FP && r->cfa_off == 16;
+  }
+  int saves = 0;
+  for (uintptr_t pc = ranges[R_FP_LEAF].lo; pc < ranges[R_FP_LEAF].hi; pc++) {
+    const unwind_row_t *r = unwind_lookup(g_set, pc, &base);
+    saves += r != NULL && (r->fp_off != 0 || r->cfa_reg != UNWIND_CFA_SP);
+  }
+  CHECK(fp_rows > 0 && saves == 0, "wl_e: %d rbp rows; wl_fp_leaf: %d rows not rsp-only", fp_rows,
+        saves);
+  struct sigaction sa = {0}, old;
+  sa.sa_sigaction = on_prof;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigaction(SIGPROF, &sa, &old);
+  nsamples = 0;
+  spin_stop = 0;
+  struct itimerval it = {{0, 1000}, {0, 1000}}, off = {{0, 0}, {0, 0}};
+  setitimer(ITIMER_PROF, &it, NULL);
+  wl_e(24);
+  setitimer(ITIMER_PROF, &off, NULL);
+  sigaction(SIGPROF, &old, NULL);
+  static const int chain[] = {R_FP_LEAF, R_E, R_MAIN};
+  int good = 0, n = nsamples;
+  for (int i = 0; i < n; i++)
+    good += stack_has(samples[i].cpcs, samples[i].cn, chain, 3, 1) &&
+            samples[i].cn == samples[i].n &&
+            memcmp(samples[i].cpcs, samples[i].pcs, (size_t)samples[i].n * sizeof(uintptr_t)) == 0;
+  CHECK(n >= 100 && good * 10 > n * 9,
+        "%d of %d walks over a copy pass wl_e's rbp frame up to main, as the context's do", good,
+        n);
+  printf("copy walk through an rbp frame with %%rbp unknown: %d of %d equal the context's\n", good,
+         n);
+}
+
+/* A walk over a copy reads only the copy: a garbage stack copied to an address where nothing is
+ * mapped, and copies too short for the walk, which say so. */
+static void test_copy_bounds(void) {
+  uintptr_t buf[32], pcs[64];
+  const uintptr_t fake = (uintptr_t)0x10000000000ULL; /* nothing is mapped there */
+  unsigned s = 777;
+  for (int round = 0; round < 2000; round++) {
+    for (int i = 0; i < 32; i++) {
+      s = s * 1103515245 + 12345;
+      buf[i] = (s >> 8) % 3 == 0   ? fake + 8 * ((s >> 4) % 40)
+               : (s >> 8) % 3 == 1 ? ranges[(s >> 12) % R_COUNT].lo + (s >> 16) % 64
+                                   : (uintptr_t)s * 0x9e3779b97f4a7c15ULL;
+    }
+    s = s * 1103515245 + 12345;
+    unwind_copy_t c = {.data = buf, .base = fake, .len = sizeof buf, .end = fake + 4096};
+    int n = unwind_from_copy(buf[s % 32], fake, g_set, &c, pcs, 64);
+    if (n > 33) {
+      CHECK(0, "junk copy round %d: depth %d", round, n);
+      break;
+    }
+  }
+  /* The samples of test_copy_guess again, over copies cut short: never deeper, and short_copy. */
+  int cut = 0, flagged = 0;
+  for (int i = 0; i < nsamples && i < 20; i++) {
+    uintptr_t sp = 0x7f0000000000ULL;
+    unwind_copy_t c = {.data = samples[i].cpcs, .base = sp, .len = 16, .end = sp + 4096};
+    int n = unwind_from_copy(ranges[R_FP_LEAF].lo + 1, sp, g_set, &c, pcs, 64);
+    cut += n <= 3;
+    flagged += c.short_copy;
+  }
+  CHECK(cut == (nsamples < 20 ? nsamples : 20), "a 16-byte copy gave deep walks");
+  CHECK(flagged > 0, "no walk over a 16-byte copy said it wanted more");
+  CHECK(unwind_from_copy(0, 0x1000, g_set, &(unwind_copy_t){.base = 0x1000}, pcs, 64) == 0,
+        "zero pc");
 }
 
 /* The comparator calls unwind_here, so the walk starts in its caller, inside libc's qsort. */
@@ -592,6 +701,8 @@ int main(void) {
   test_signal(MODE_SPIN);
   test_signal(MODE_SPIN_LIBC);
   test_garbage();
+  test_copy_guess();
+  test_copy_bounds();
   test_qsort();
   test_thread();
   test_speed();

@@ -7,7 +7,10 @@
  *   - creates and joins 3 threads from tc_three() and 5 from tc_five() (threadcreate: exact counts);
  *   - starts named threads that stay: "sleeper" waits on a condition variable in sleeper_wait();
  *     "blocker" blocks every signal and waits in blocked_wait(); "spinner" burns CPU in
- *     spin_forever(); four "pool" threads wait in pool_wait();
+ *     spin_forever(); four "pool" threads wait in pool_wait(); "napper", with the label
+ *     role=napper, sleeps 2 s at a time in nap_wait() (nanosleep), and "poller" 2 s at a time in
+ *     poll_wait() (poll); each of their calls is timed with CLOCK_MONOTONIC and counted as cut
+ *     short when it returns early or with EINTR;
  *   - runs the user-defined profile API and prints each result on a line ("new empty: EINVAL",
  *     ...): profile "myapp/files" with 3 keys added from files_open_a() (through acquire(), with
  *     skip 1), 1 from files_open_b() (two added, one removed) and 1 from files_open_c() (skip 0);
@@ -15,7 +18,7 @@
  *       write DIR   writes goroutine (debug 0, 1, 2), threads (debug 1), threadcreate (0, 1) and
  *                   myapp/files (0, 1) with cprof_write_profile into DIR; prints "written"
  *       spawn       creates 2 threads from tc_two() and joins them; prints "spawned"
- *       (end of input) stops the threads and exits 0.
+ *       (end of input) stops the threads, prints "blocking calls: N, cut short: M" and exits 0.
  * With the argument "ownsig" it first installs a SIGPROF handler of its own, so that the threads
  * profile must do without the signal, and prints at the end how many SIGPROFs its handler got
  * ("SIGPROF received: N").
@@ -25,11 +28,13 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cprof.h"
@@ -111,6 +116,75 @@ static void *pool_main(void *arg)
 {
 	pthread_setname_np(pthread_self(), "pool");
 	pool_wait();
+	WORK_KEEP_FRAME();
+	return arg;
+}
+
+/* ------------------------------------------------------------ blocking calls -------------- */
+
+#define CALL_NS 2000000000LL
+
+static int blocking;       /* threads that entered their first blocking call (under mu) */
+static int calls, cut_short; /* atomic */
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Counts one blocking call that began at t0 and returned rc. */
+static void count_call(int64_t t0, int rc)
+{
+	if (rc < 0 || mono_ns() - t0 < CALL_NS)
+		__atomic_add_fetch(&cut_short, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&calls, 1, __ATOMIC_RELAXED);
+}
+
+static void entered(void)
+{
+	pthread_mutex_lock(&mu);
+	blocking++;
+	pthread_mutex_unlock(&mu);
+}
+
+WORK_NOFOLD void nap_wait(void)
+{
+	for (int first = 1; !__atomic_load_n(&quit, __ATOMIC_RELAXED); first = 0) {
+		struct timespec ts = {CALL_NS / 1000000000, 0};
+		if (first)
+			entered();
+		int64_t t0 = mono_ns();
+		count_call(t0, nanosleep(&ts, NULL));
+	}
+	WORK_KEEP_FRAME();
+}
+
+WORK_NOFOLD void poll_wait(void)
+{
+	for (int first = 1; !__atomic_load_n(&quit, __ATOMIC_RELAXED); first = 0) {
+		if (first)
+			entered();
+		int64_t t0 = mono_ns();
+		count_call(t0, poll(NULL, 0, (int)(CALL_NS / 1000000)));
+	}
+	WORK_KEEP_FRAME();
+}
+
+static void *napper_main(void *arg)
+{
+	pthread_setname_np(pthread_self(), "napper");
+	cprof_label_push("role", "napper");
+	nap_wait();
+	WORK_KEEP_FRAME();
+	return arg;
+}
+
+static void *poller_main(void *arg)
+{
+	pthread_setname_np(pthread_self(), "poller");
+	poll_wait();
 	WORK_KEEP_FRAME();
 	return arg;
 }
@@ -279,21 +353,24 @@ int main(int argc, char **argv)
 	}
 	tc_three();
 	tc_five();
-	pthread_t t[3 + POOL];
+	pthread_t t[5 + POOL];
 	pthread_create(&t[0], NULL, sleeper_main, NULL);
 	pthread_create(&t[1], NULL, blocker_main, NULL);
 	pthread_create(&t[2], NULL, spinner_main, NULL);
+	pthread_create(&t[3], NULL, napper_main, NULL);
+	pthread_create(&t[4], NULL, poller_main, NULL);
 	for (int i = 0; i < POOL; i++)
-		pthread_create(&t[3 + i], NULL, pool_main, NULL);
+		pthread_create(&t[5 + i], NULL, pool_main, NULL);
 	custom_profile();
-	for (;;) { /* every waiter inside pthread_cond_wait, the spinner spinning */
+	for (;;) { /* every waiter inside its wait, the spinner spinning */
 		pthread_mutex_lock(&mu);
-		int w = waiting;
+		int w = waiting, b = blocking;
 		pthread_mutex_unlock(&mu);
-		if (w == 2 + POOL && spinning)
+		if (w == 2 + POOL && b == 2 && spinning)
 			break;
 		usleep(1000);
 	}
+	usleep(50000); /* the napper and the poller inside their first call */
 	printf("ready\n");
 	char line[4096];
 	while (fgets(line, sizeof line, stdin) != NULL) {
@@ -309,8 +386,9 @@ int main(int argc, char **argv)
 	__atomic_store_n(&quit, 1, __ATOMIC_RELAXED);
 	pthread_cond_broadcast(&cv);
 	pthread_mutex_unlock(&mu);
-	for (int i = 0; i < 3 + POOL; i++)
+	for (int i = 0; i < 5 + POOL; i++)
 		pthread_join(t[i], NULL);
+	printf("blocking calls: %d, cut short: %d\n", calls, cut_short);
 	printf("SIGPROF received: %d\n", (int)prof_signals);
 	return 0;
 }
