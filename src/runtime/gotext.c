@@ -253,3 +253,19 @@ int gotext_labels_print(FILE *f, const rt_label_t *labels, size_t n) {
   free(pairs);
   return err;
 }
+
+int gotext_emit(int fd, int err, char *raw, size_t rawlen) {
+  char *done = NULL;
+  size_t donelen = 0;
+  if (err == 0) {
+    FILE *f = open_memstream(&done, &donelen);
+    err = f == NULL ? -ENOMEM : gotext_tabwrite(raw, rawlen, f);
+    if (f != NULL && fclose(f) != 0 && err == 0)
+      err = -ENOMEM;
+  }
+  if (err == 0)
+    err = gotext_write_all(fd, done, donelen);
+  free(raw);
+  free(done);
+  return err;
+}

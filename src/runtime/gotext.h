@@ -40,4 +40,9 @@ void gotext_quote(FILE *f, const char *s);
  * in decimal), the pairs sorted as strings and joined by ", ". 0 or -ENOMEM. */
 int gotext_labels_print(FILE *f, const rt_label_t *labels, size_t n);
 
+/* The last step of every text form: when err is 0, runs raw (the text built, lines ending in
+ * '\n') through the tabwriter and writes the result to fd. Frees raw either way; returns err, or
+ * the first error of these steps. */
+int gotext_emit(int fd, int err, char *raw, size_t rawlen);
+
 #endif /* CPROF_RUNTIME_GOTEXT_H */

@@ -93,20 +93,10 @@ static int st_raw_build(const rt_sync_text_t *t, char **raw, size_t *len) {
 }
 
 int synctext_write(int fd, const rt_sync_text_t *text) {
-  char *raw = NULL, *done = NULL;
-  size_t rawlen = 0, donelen = 0;
+  char *raw = NULL;
+  size_t rawlen = 0;
   if (text == NULL || (text->nrecords > 0 && text->records == NULL) || fd < 0)
     return -EINVAL;
   int err = st_raw_build(text, &raw, &rawlen);
-  if (err == 0) {
-    FILE *f = open_memstream(&done, &donelen);
-    err = f == NULL ? -ENOMEM : gotext_tabwrite(raw, rawlen, f);
-    if (f != NULL && fclose(f) != 0 && err == 0)
-      err = -ENOMEM;
-  }
-  if (err == 0)
-    err = gotext_write_all(fd, done, donelen);
-  free(raw);
-  free(done);
-  return err;
+  return gotext_emit(fd, err, raw, rawlen);
 }
