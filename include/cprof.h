@@ -154,8 +154,9 @@ CPROF_API const char *cprof_label_get(const char *key);
  * pthread_join, pthread_barrier_wait. The mutex profile records the stacks of the threads that
  * released a contended mutex or rwlock (their unlock, or the pthread_cond_wait that released the
  * mutex), with the time the waiters had waited for it. Both are off by default; with them off, a
- * lock costs a load and a jump more than libc's, and with them on an uncontended lock costs no
- * more than that. Read them with cprof_write_profile("block" or "mutex", ...) or over HTTP
+ * lock costs a load and a jump more than libc's; with them on, an uncontended lock/unlock pair
+ * costs about 4 ns more than libc's (the lock tries glibc's trylock first; only a contended lock
+ * reads the clock and records). Read them with cprof_write_profile("block" or "mutex", ...) or over HTTP
  * (/debug/pprof/block, /debug/pprof/mutex). Sample types contentions/count and delay/nanoseconds.
  */
 
