@@ -424,7 +424,9 @@ if ok:
         "SIGPROF the program's: debug=1 says so under its header", text[:200])
     m = re.search(r"^(\d+) @ 0x[0-9a-f]+\n#\t0x[0-9a-f]+\tcprof_thread_sigprof_taken\+0x0", text,
                   re.M)
-    c.check(m is not None and int(m.group(1)) == 1,
+    # (at least the spinner: on a loaded machine another thread may be runnable at that instant
+    # and be listed the same way; debug=2 below checks that the spinner is one of them)
+    c.check(m is not None and int(m.group(1)) >= 1,
             "SIGPROF the program's: the running spinner without its stack",
             m.group(0) if m else text[:400])
     for func, n in (("sleeper_wait", 1), ("pool_wait", POOL), ("nap_wait", 1), ("blocked_wait", 1)):
