@@ -76,7 +76,8 @@ static int ct_rec_cmp(const void *pa, const void *pb) {
   return strcmp(a->key, b->key);
 }
 
-static void ct_record_print(FILE *f, sym_t *sym, const ct_rec_t *c) {
+static void ct_record_print(FILE *f, sym_t *sym, const void *rec) {
+  const ct_rec_t *c = rec;
   fprintf(f, "%" PRId64 " %s\n", c->r->count, c->key);
   if (c->r->synthetic == NULL) {
     gotext_stack_print(f, sym, c->r->pcs, c->r->depth);
@@ -86,54 +87,44 @@ static void ct_record_print(FILE *f, sym_t *sym, const ct_rec_t *c) {
   fprintf(f, "#\t0x%" PRIxPTR "\t%s+0x0\t:0\n\n", pc, c->r->synthetic);
 }
 
-/* The text before the tabwriter. */
-static int ct_raw_build(const rt_count_text_t *t, char **raw, size_t *len) {
-  ct_rec_t *recs = calloc(t->nrecords + 1, sizeof *recs);
-  map_list_t maps;
-  FILE *f = NULL;
-  int err = recs == NULL ? -ENOMEM : 0;
-  int64_t total = 0;
-  for (size_t i = 0; i < t->nrecords && err == 0; i++) {
-    recs[i].r = &t->records[i];
-    recs[i].key = ct_key(&t->records[i]);
-    total += t->records[i].count;
-    if (recs[i].key == NULL)
-      err = -ENOMEM;
-  }
-  if (err == 0 && (f = open_memstream(raw, len)) == NULL)
-    err = -ENOMEM;
-  if (err == 0) {
-    qsort(recs, t->nrecords, sizeof *recs, ct_rec_cmp);
-    if (map_list_read(&maps) < 0)
-      maps = (map_list_t){0}; /* then no names and no memory map, but the counts still */
-    sym_t *sym = t->nrecords > 0 ? sym_acquire(&maps) : NULL;
-    fprintf(f, "%s profile: total %" PRId64 "\n", t->name, total);
-    if (t->note != NULL)
-      fprintf(f, "# %s\n", t->note);
-    for (size_t i = 0; i < t->nrecords; i++)
-      ct_record_print(f, sym, &recs[i]);
-    if (sym != NULL)
-      sym_release(sym);
-    gotext_maps_print(f, &maps);
-    map_list_free(&maps);
-    bool bad = ferror(f) != 0;
-    if (fclose(f) != 0 || bad) {
-      free(*raw);
-      *raw = NULL;
-      err = -ENOMEM;
-    }
-  }
-  for (size_t i = 0; recs != NULL && i < t->nrecords; i++)
-    free(recs[i].key);
-  free(recs);
-  return err;
+/* The header (gotext_form_t's ctx). */
+typedef struct ct_ctx {
+  const rt_count_text_t *t;
+  int64_t total;
+} ct_ctx_t;
+
+static void ct_header_print(FILE *f, const void *ctxv) {
+  const ct_ctx_t *c = ctxv;
+  fprintf(f, "%s profile: total %" PRId64 "\n", c->t->name, c->total);
+  if (c->t->note != NULL)
+    fprintf(f, "# %s\n", c->t->note);
 }
 
 int counttext_write(int fd, const rt_count_text_t *text) {
-  char *raw = NULL;
-  size_t rawlen = 0;
   if (text == NULL || text->name == NULL || (text->nrecords > 0 && text->records == NULL) || fd < 0)
     return -EINVAL;
-  int err = ct_raw_build(text, &raw, &rawlen);
-  return gotext_emit(fd, err, raw, rawlen);
+  ct_rec_t *recs = calloc(text->nrecords + 1, sizeof *recs);
+  ct_ctx_t ctx = {text, 0};
+  int err = recs == NULL ? -ENOMEM : 0;
+  for (size_t i = 0; i < text->nrecords && err == 0; i++) {
+    recs[i].r = &text->records[i];
+    recs[i].key = ct_key(&text->records[i]);
+    ctx.total += text->records[i].count;
+    if (recs[i].key == NULL)
+      err = -ENOMEM;
+  }
+  if (err == 0) {
+    qsort(recs, text->nrecords, sizeof *recs, ct_rec_cmp);
+    gotext_form_t form = {.records = recs,
+                          .nrecords = text->nrecords,
+                          .size = sizeof *recs,
+                          .header = ct_header_print,
+                          .record = ct_record_print,
+                          .ctx = &ctx};
+    err = gotext_write_form(fd, &form);
+  }
+  for (size_t i = 0; recs != NULL && i < text->nrecords; i++)
+    free(recs[i].key);
+  free(recs);
+  return err;
 }

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -254,9 +255,34 @@ int gotext_labels_print(FILE *f, const rt_label_t *labels, size_t n) {
   return err;
 }
 
-int gotext_emit(int fd, int err, char *raw, size_t rawlen) {
-  char *done = NULL;
-  size_t donelen = 0;
+/* The text before the tabwriter: header, records, trailer, memory map. */
+static int gotext_form_build(const gotext_form_t *form, char **raw, size_t *len) {
+  map_list_t maps;
+  FILE *f = open_memstream(raw, len);
+  if (f == NULL)
+    return -ENOMEM;
+  if (map_list_read(&maps) < 0)
+    maps = (map_list_t){0}; /* then no names and no memory map, but the numbers still */
+  sym_t *sym = form->nrecords > 0 ? sym_acquire(&maps) : NULL;
+  form->header(f, form->ctx);
+  for (size_t i = 0; i < form->nrecords; i++)
+    form->record(f, sym, (const char *)form->records + i * form->size);
+  if (sym != NULL)
+    sym_release(sym);
+  if (form->trailer != NULL)
+    form->trailer(f, form->ctx);
+  gotext_maps_print(f, &maps);
+  map_list_free(&maps);
+  bool bad = ferror(f) != 0;
+  if (fclose(f) != 0 || bad)
+    return -ENOMEM;
+  return 0;
+}
+
+int gotext_write_form(int fd, const gotext_form_t *form) {
+  char *raw = NULL, *done = NULL;
+  size_t rawlen = 0, donelen = 0;
+  int err = gotext_form_build(form, &raw, &rawlen);
   if (err == 0) {
     FILE *f = open_memstream(&done, &donelen);
     err = f == NULL ? -ENOMEM : gotext_tabwrite(raw, rawlen, f);

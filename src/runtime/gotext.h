@@ -40,9 +40,20 @@ void gotext_quote(FILE *f, const char *s);
  * in decimal), the pairs sorted as strings and joined by ", ". 0 or -ENOMEM. */
 int gotext_labels_print(FILE *f, const rt_label_t *labels, size_t n);
 
-/* The last step of every text form: when err is 0, runs raw (the text built, lines ending in
- * '\n') through the tabwriter and writes the result to fd. Frees raw either way; returns err, or
- * the first error of these steps. */
-int gotext_emit(int fd, int err, char *raw, size_t rawlen);
+/* One of Go's debug=1 texts, as they are all written: a header, the records in the order given
+ * (each printed with the symbolizer, NULL when none could be had), a trailer, pprof's memory map,
+ * all through Go's tabwriter. records is an array of nrecords elements of size bytes; record is
+ * called with a pointer to each; trailer may be NULL. */
+typedef struct gotext_form {
+  const void *records;
+  size_t nrecords, size;
+  void (*header)(FILE *f, const void *ctx);
+  void (*record)(FILE *f, sym_t *sym, const void *rec);
+  void (*trailer)(FILE *f, const void *ctx);
+  const void *ctx;
+} gotext_form_t;
+
+/* Builds the form's text and writes it to fd. 0 or a negative errno. */
+int gotext_write_form(int fd, const gotext_form_t *form);
 
 #endif /* CPROF_RUNTIME_GOTEXT_H */

@@ -110,7 +110,14 @@ static void ht_stats_read(ht_stats_t *st) {
   st->maxrss = getrusage(RUSAGE_SELF, &ru) == 0 ? (long long)ru.ru_maxrss * 1024 : -1;
 }
 
-static void ht_stats_print(FILE *f, const ht_stats_t *st) {
+/* The text's two ends (gotext_form_t's ctx). */
+typedef struct ht_ctx {
+  const rt_heap_text_t *t;
+  const ht_stats_t *st;
+} ht_ctx_t;
+
+static void ht_stats_print(FILE *f, const void *ctxv) {
+  const ht_stats_t *st = ((const ht_ctx_t *)ctxv)->st;
   fputs("\n# cprof.MallocStats\n", f);
   for (int i = 0; i < 7; i++)
     if (st->mi[i] >= 0)
@@ -144,7 +151,8 @@ static int ht_record_cmp(const void *pa, const void *pb) {
 }
 
 /* The header: totals over every record, with Go's +1 on alloc bytes when they equal in-use. */
-static void ht_header_print(FILE *f, const rt_heap_text_t *t) {
+static void ht_header_print(FILE *f, const void *ctxv) {
+  const rt_heap_text_t *t = ((const ht_ctx_t *)ctxv)->t;
   int64_t io = 0, ib = 0, ao = 0, ab = 0;
   for (size_t i = 0; i < t->nrecords; i++) {
     io += t->records[i].inuse_objects;
@@ -159,7 +167,8 @@ static void ht_header_print(FILE *f, const rt_heap_text_t *t) {
           io, ib, ao, ab, 2 * t->rate);
 }
 
-static void ht_record_print(FILE *f, sym_t *sym, const rt_heap_record_t *r) {
+static void ht_record_print(FILE *f, sym_t *sym, const void *rec) {
+  const rt_heap_record_t *r = *(const rt_heap_record_t *const *)rec;
   fprintf(f, "%" PRId64 ": %" PRId64 " [%" PRId64 ": %" PRId64 "] @", r->inuse_objects,
           r->inuse_bytes, r->alloc_objects, r->alloc_bytes);
   for (uint32_t i = 0; i < r->depth; i++)
@@ -168,48 +177,26 @@ static void ht_record_print(FILE *f, sym_t *sym, const rt_heap_record_t *r) {
   gotext_stack_print(f, sym, r->pcs, r->depth);
 }
 
-/* The text before the tabwriter: records sorted, symbolized, stats and mappings. */
-static int ht_raw_build(const rt_heap_text_t *t, const ht_stats_t *st, char **raw, size_t *len) {
-  const rt_heap_record_t **order = malloc((t->nrecords + 1) * sizeof *order);
-  map_list_t maps;
-  FILE *f;
-  *raw = NULL;
-  *len = 0;
-  if (order == NULL || (f = open_memstream(raw, len)) == NULL) {
-    free(order);
-    return -ENOMEM;
-  }
-  for (size_t i = 0; i < t->nrecords; i++)
-    order[i] = &t->records[i];
-  qsort(order, t->nrecords, sizeof *order, ht_record_cmp);
-  if (map_list_read(&maps) < 0)
-    maps = (map_list_t){0}; /* then no names and no memory map, but the numbers still */
-  sym_t *sym = t->nrecords > 0 ? sym_acquire(&maps) : NULL;
-  ht_header_print(f, t);
-  for (size_t i = 0; i < t->nrecords; i++)
-    ht_record_print(f, sym, order[i]);
-  if (sym != NULL)
-    sym_release(sym);
-  ht_stats_print(f, st);
-  gotext_maps_print(f, &maps);
-  map_list_free(&maps);
-  free(order);
-  bool bad = ferror(f) != 0;
-  if (fclose(f) != 0 || bad) {
-    free(*raw);
-    *raw = NULL;
-    return -ENOMEM;
-  }
-  return 0;
-}
-
 int heaptext_write(int fd, const rt_heap_text_t *text) {
   ht_stats_t st;
-  char *raw = NULL;
-  size_t rawlen = 0;
   if (text == NULL || (text->nrecords > 0 && text->records == NULL) || fd < 0)
     return -EINVAL;
   ht_stats_read(&st);
-  int err = ht_raw_build(text, &st, &raw, &rawlen);
-  return gotext_emit(fd, err, raw, rawlen);
+  const rt_heap_record_t **order = malloc((text->nrecords + 1) * sizeof *order);
+  if (order == NULL)
+    return -ENOMEM;
+  for (size_t i = 0; i < text->nrecords; i++)
+    order[i] = &text->records[i];
+  qsort(order, text->nrecords, sizeof *order, ht_record_cmp);
+  ht_ctx_t ctx = {text, &st};
+  gotext_form_t form = {.records = order,
+                        .nrecords = text->nrecords,
+                        .size = sizeof *order,
+                        .header = ht_header_print,
+                        .record = ht_record_print,
+                        .trailer = ht_stats_print,
+                        .ctx = &ctx};
+  int err = gotext_write_form(fd, &form);
+  free(order);
+  return err;
 }

@@ -47,7 +47,8 @@ static int st_record_cmp(const void *pa, const void *pb) {
   return c;
 }
 
-static void st_record_print(FILE *f, sym_t *sym, const rt_sync_record_t *r) {
+static void st_record_print(FILE *f, sym_t *sym, const void *rec) {
+  const rt_sync_record_t *r = *(const rt_sync_record_t *const *)rec;
   fprintf(f, "%" PRId64 " %" PRId64 " @", r->cycles, r->count);
   for (uint32_t i = 0; i < r->depth; i++)
     fprintf(f, " 0x%" PRIxPTR, r->pcs[i]);
@@ -55,48 +56,31 @@ static void st_record_print(FILE *f, sym_t *sym, const rt_sync_record_t *r) {
   gotext_stack_print(f, sym, r->pcs, r->depth);
 }
 
-/* The text before the tabwriter. */
-static int st_raw_build(const rt_sync_text_t *t, char **raw, size_t *len) {
-  const rt_sync_record_t **order = malloc((t->nrecords + 1) * sizeof *order);
-  map_list_t maps;
-  FILE *f;
-  *raw = NULL;
-  *len = 0;
-  if (order == NULL || (f = open_memstream(raw, len)) == NULL) {
-    free(order);
-    return -ENOMEM;
-  }
-  for (size_t i = 0; i < t->nrecords; i++)
-    order[i] = &t->records[i];
-  qsort(order, t->nrecords, sizeof *order, st_record_cmp);
-  if (map_list_read(&maps) < 0)
-    maps = (map_list_t){0}; /* then no names and no memory map, but the numbers still */
-  sym_t *sym = t->nrecords > 0 ? sym_acquire(&maps) : NULL;
+/* The header: the kind, the unit of cycles, and the mutex profile's sampling period. */
+static void st_header_print(FILE *f, const void *ctx) {
+  const rt_sync_text_t *t = ctx;
   fprintf(f, "--- %s:\ncycles/second=%" PRId64 "\n", t->mutex ? "mutex" : "contention",
           t->cycles_per_second);
   if (t->mutex)
     fprintf(f, "sampling period=%" PRId64 "\n", t->period);
-  for (size_t i = 0; i < t->nrecords; i++)
-    st_record_print(f, sym, order[i]);
-  if (sym != NULL)
-    sym_release(sym);
-  gotext_maps_print(f, &maps);
-  map_list_free(&maps);
-  free(order);
-  bool bad = ferror(f) != 0;
-  if (fclose(f) != 0 || bad) {
-    free(*raw);
-    *raw = NULL;
-    return -ENOMEM;
-  }
-  return 0;
 }
 
 int synctext_write(int fd, const rt_sync_text_t *text) {
-  char *raw = NULL;
-  size_t rawlen = 0;
   if (text == NULL || (text->nrecords > 0 && text->records == NULL) || fd < 0)
     return -EINVAL;
-  int err = st_raw_build(text, &raw, &rawlen);
-  return gotext_emit(fd, err, raw, rawlen);
+  const rt_sync_record_t **order = malloc((text->nrecords + 1) * sizeof *order);
+  if (order == NULL)
+    return -ENOMEM;
+  for (size_t i = 0; i < text->nrecords; i++)
+    order[i] = &text->records[i];
+  qsort(order, text->nrecords, sizeof *order, st_record_cmp);
+  gotext_form_t form = {.records = order,
+                        .nrecords = text->nrecords,
+                        .size = sizeof *order,
+                        .header = st_header_print,
+                        .record = st_record_print,
+                        .ctx = text};
+  int err = gotext_write_form(fd, &form);
+  free(order);
+  return err;
 }
