@@ -255,31 +255,47 @@ static enum MHD_Result http_reply_text_fd(http_req_t *req, int fd) {
   return r;
 }
 
+/*
+ * A profile served from the core's snapshots: heap and allocs, block and mutex. Go's
+ * handler.ServeHTTP for them: debug=N (0 the gzipped proto as an attachment, else Go's text),
+ * seconds=N a delta (the snapshot taken after N seconds minus the one taken before), with Go's
+ * 400s and 500s. The core's calls differ by kind only in their arguments, which arg carries.
+ */
+typedef struct http_snap_kind {
+  const char *name; /* the attachment's name */
+  const char *what; /* "Could not write <what> profile" */
+  int arg;          /* allocs (heap), which (sync) */
+  bool (*ready)(void);
+  void *(*take)(int arg);
+  void (*release)(void *snap);
+  int (*write)(int fd, const void *snap, const void *base, int debug, int arg);
+} http_snap_kind_t;
+
 /* Writes snap (minus base when set) to a fresh file and answers with it; frees both snapshots. */
-static enum MHD_Result http_heap_send(http_req_t *req, void *snap, void *base, int64_t debug,
-                                      bool allocs) {
+static enum MHD_Result http_snap_send(http_req_t *req, const http_snap_kind_t *k, void *snap,
+                                      void *base, int64_t debug) {
   char msg[160], buf[96], filename[32];
   int fd = http_memfd();
-  int rc = fd < 0 ? fd : ext_core->heap_write(fd, snap, base, debug != 0 ? 1 : 0, allocs);
-  ext_core->heap_snapshot_free(snap);
+  int rc = fd < 0 ? fd : k->write(fd, snap, base, debug != 0 ? 1 : 0, k->arg);
+  k->release(snap);
   if (base != NULL)
-    ext_core->heap_snapshot_free(base);
+    k->release(base);
   if (rc < 0) {
     if (fd >= 0)
       close(fd);
     if (base != NULL) /* Go's words when its Merge fails */
       return http_serve_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "failed to compute delta");
-    snprintf(msg, sizeof msg, "Could not write heap profile: %s", strerror_r(-rc, buf, sizeof buf));
+    snprintf(msg, sizeof msg, "Could not write %s profile: %s", k->what,
+             strerror_r(-rc, buf, sizeof buf));
     return http_serve_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
   }
   if (debug != 0)
     return http_reply_text_fd(req, fd);
-  snprintf(filename, sizeof filename, "%s%s", allocs ? "allocs" : "heap",
-           base != NULL ? "-delta" : "");
+  snprintf(filename, sizeof filename, "%s%s", k->name, base != NULL ? "-delta" : "");
   return http_reply_fd(req, fd, filename);
 }
 
-static enum MHD_Result http_heap_serve_as(http_req_t *req, bool allocs) {
+static enum MHD_Result http_snap_serve(http_req_t *req, const http_snap_kind_t *k) {
   static const char failed[] = "failed to collect profile";
   void *base = NULL, *snap;
   int sec;
@@ -289,27 +305,49 @@ static enum MHD_Result http_heap_serve_as(http_req_t *req, bool allocs) {
     return http_serve_error(req, MHD_HTTP_BAD_REQUEST, bad);
   if (sec > 0 && debug != 0)
     return http_serve_error(req, MHD_HTTP_BAD_REQUEST, "seconds and debug params are incompatible");
-  if (!HTTP_CORE_HAS(heap_snapshot) || !HTTP_CORE_HAS(heap_snapshot_free) ||
-      !HTTP_CORE_HAS(heap_write))
+  if (!k->ready())
     return http_serve_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, failed);
   if (sec > 0) {
-    if ((base = ext_core->heap_snapshot()) == NULL)
+    if ((base = k->take(k->arg)) == NULL)
       return http_serve_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, failed);
     if (!http_sleep(req, sec)) {
-      ext_core->heap_snapshot_free(base);
+      k->release(base);
       return MHD_NO;
     }
   }
-  if ((snap = ext_core->heap_snapshot()) == NULL) {
+  if ((snap = k->take(k->arg)) == NULL) {
     if (base != NULL)
-      ext_core->heap_snapshot_free(base);
+      k->release(base);
     return http_serve_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, failed);
   }
-  return http_heap_send(req, snap, base, debug, allocs);
+  return http_snap_send(req, k, snap, base, debug);
 }
 
-static enum MHD_Result http_heap_serve(http_req_t *req) { return http_heap_serve_as(req, false); }
-static enum MHD_Result http_allocs_serve(http_req_t *req) { return http_heap_serve_as(req, true); }
+/* The heap's calls, in the shape of http_snap_kind_t. */
+static bool http_heap_ready(void) {
+  return HTTP_CORE_HAS(heap_snapshot) && HTTP_CORE_HAS(heap_snapshot_free) &&
+         HTTP_CORE_HAS(heap_write);
+}
+static void *http_heap_take(int arg) {
+  (void)arg;
+  return ext_core->heap_snapshot();
+}
+static void http_heap_release(void *snap) { ext_core->heap_snapshot_free(snap); }
+static int http_heap_write(int fd, const void *snap, const void *base, int debug, int allocs) {
+  return ext_core->heap_write(fd, snap, base, debug, allocs != 0);
+}
+
+static enum MHD_Result http_heap_serve(http_req_t *req) {
+  static const http_snap_kind_t k = {
+      "heap", "heap", 0, http_heap_ready, http_heap_take, http_heap_release, http_heap_write};
+  return http_snap_serve(req, &k);
+}
+
+static enum MHD_Result http_allocs_serve(http_req_t *req) {
+  static const http_snap_kind_t k = {
+      "allocs", "heap", 1, http_heap_ready, http_heap_take, http_heap_release, http_heap_write};
+  return http_snap_serve(req, &k);
+}
 
 /* ------------------------------------------------------------ count profiles -------------- */
 
@@ -408,66 +446,30 @@ static long http_sync_count(int which) {
 static long http_block_count(void) { return http_sync_count(HTTP_SYNC_BLOCK); }
 static long http_mutex_count(void) { return http_sync_count(HTTP_SYNC_MUTEX); }
 
-/* Writes snap (minus base when set) to a fresh file and answers with it; frees both snapshots. */
-static enum MHD_Result http_sync_send(http_req_t *req, void *snap, void *base, int64_t debug,
-                                      const char *name) {
-  char msg[160], buf[96], filename[32];
-  int fd = http_memfd();
-  int rc = fd < 0 ? fd : ext_core->sync_write(fd, snap, base, debug != 0 ? 1 : 0);
-  ext_core->sync_snapshot_free(snap);
-  if (base != NULL)
-    ext_core->sync_snapshot_free(base);
-  if (rc < 0) {
-    if (fd >= 0)
-      close(fd);
-    if (base != NULL)
-      return http_serve_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "failed to compute delta");
-    snprintf(msg, sizeof msg, "Could not write %s profile: %s", name,
-             strerror_r(-rc, buf, sizeof buf));
-    return http_serve_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
-  }
-  if (debug != 0)
-    return http_reply_text_fd(req, fd);
-  snprintf(filename, sizeof filename, "%s%s", name, base != NULL ? "-delta" : "");
-  return http_reply_fd(req, fd, filename);
+/* The contention profiles' calls, in the shape of http_snap_kind_t. */
+static bool http_sync_ready(void) {
+  return HTTP_CORE_HAS(sync_snapshot) && HTTP_CORE_HAS(sync_snapshot_free) &&
+         HTTP_CORE_HAS(sync_write);
 }
-
-/* Go's handler for block and mutex: as heap's, over the core's contention snapshots. */
-static enum MHD_Result http_sync_serve_as(http_req_t *req, int which, const char *name) {
-  static const char failed[] = "failed to collect profile";
-  void *base = NULL, *snap;
-  int sec;
-  const char *bad = http_seconds_delta(http_query(req, "seconds"), &sec);
-  int64_t debug = http_atoi(http_query(req, "debug"));
-  if (bad != NULL)
-    return http_serve_error(req, MHD_HTTP_BAD_REQUEST, bad);
-  if (sec > 0 && debug != 0)
-    return http_serve_error(req, MHD_HTTP_BAD_REQUEST, "seconds and debug params are incompatible");
-  if (!HTTP_CORE_HAS(sync_snapshot) || !HTTP_CORE_HAS(sync_snapshot_free) ||
-      !HTTP_CORE_HAS(sync_write))
-    return http_serve_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, failed);
-  if (sec > 0) {
-    if ((base = ext_core->sync_snapshot(which)) == NULL)
-      return http_serve_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, failed);
-    if (!http_sleep(req, sec)) {
-      ext_core->sync_snapshot_free(base);
-      return MHD_NO;
-    }
-  }
-  if ((snap = ext_core->sync_snapshot(which)) == NULL) {
-    if (base != NULL)
-      ext_core->sync_snapshot_free(base);
-    return http_serve_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, failed);
-  }
-  return http_sync_send(req, snap, base, debug, name);
+static void *http_sync_take(int which) { return ext_core->sync_snapshot(which); }
+static void http_sync_release(void *snap) { ext_core->sync_snapshot_free(snap); }
+static int http_sync_write(int fd, const void *snap, const void *base, int debug, int which) {
+  (void)which;
+  return ext_core->sync_write(fd, snap, base, debug);
 }
 
 static enum MHD_Result http_block_serve(http_req_t *req) {
-  return http_sync_serve_as(req, HTTP_SYNC_BLOCK, "block");
+  static const http_snap_kind_t k = {"block",         "block",        HTTP_SYNC_BLOCK,
+                                     http_sync_ready, http_sync_take, http_sync_release,
+                                     http_sync_write};
+  return http_snap_serve(req, &k);
 }
 
 static enum MHD_Result http_mutex_serve(http_req_t *req) {
-  return http_sync_serve_as(req, HTTP_SYNC_MUTEX, "mutex");
+  static const http_snap_kind_t k = {"mutex",         "mutex",        HTTP_SYNC_MUTEX,
+                                     http_sync_ready, http_sync_take, http_sync_release,
+                                     http_sync_write};
+  return http_snap_serve(req, &k);
 }
 
 /* ------------------------------------------------------------ the table ------------------- */
