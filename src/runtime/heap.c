@@ -9,7 +9,7 @@
  * on the bucket itself, so freeing a sampled block never takes bucket_lock.
  *
  * The live table maps a sampled block's address to its bucket and its requested size, which its
- * free subtracts from the bucket's bytes (the class alone would not say). It is split into 64
+ * free subtracts from the bucket's bytes (the class alone would not say). It is split into 16
  * stripes by the top bits of the address's filter index (heap.h), so each filter counter belongs to
  * one stripe and changes only under that stripe's lock (readers load it without one); within a
  * stripe it is a table chained by the address's hash, with its own lock (a spinlock: held for a few
@@ -37,11 +37,15 @@
 #include "runtime/tables.h"
 
 #define HEAP_STRIPES (1u << HEAP_STRIPE_BITS)
-/* 512 KiB of chain heads, their pages touched as buckets arrive. 2^18 heads made rate 1 ~5%
- * faster (shorter chains) but cost up to 1.5 MiB more RSS, and the default rate is over budget. */
-#define BUCKET_BITS 16
+/* 128 KiB of chain heads, their pages touched as buckets arrive (a bucket's head lands on a
+ * random page, so a few dozen buckets touch them all). Since buckets are keyed by size class, the
+ * bench has ~170 of them, and a large program some thousands: chains stay short. 2^16 heads cost
+ * ~380 KiB more RSS at the default rate (peak RSS is a target: bench/README.md). */
+#define BUCKET_BITS 14
 #define BUCKET_HEADS (1u << BUCKET_BITS)
-#define STRIPE_HEADS_MIN 1024
+/* A stripe's first chain array: 2 KiB. Each stripe in use touches a page of chains and a page of
+ * records; with 64 stripes and 1024 chains each that was ~0.5 MiB for a few hundred samples. */
+#define STRIPE_HEADS_MIN 256
 
 _Atomic uint8_t heap_filter[1u << HEAP_FILTER_BITS];
 _Atomic uint64_t heap_filter_bits[1u << (HEAP_FILTER_BITS - 6)];
