@@ -9,7 +9,7 @@
  * on the bucket itself, so freeing a sampled block never takes bucket_lock.
  *
  * The live table maps a sampled block's address to its bucket and its requested size, which its
- * free subtracts from the bucket's bytes (the class alone would not say). It is split into 16
+ * free subtracts from the bucket's bytes (the class alone would not say). It is split into 64
  * stripes by the top bits of the address's filter index (heap.h), so each filter counter belongs to
  * one stripe and changes only under that stripe's lock (readers load it without one); within a
  * stripe it is a table chained by the address's hash, with its own lock (a spinlock: held for a few
@@ -43,9 +43,10 @@
  * ~380 KiB more RSS at the default rate (peak RSS is a target: bench/README.md). */
 #define BUCKET_BITS 14
 #define BUCKET_HEADS (1u << BUCKET_BITS)
-/* A stripe's first chain array: 2 KiB. Each stripe in use touches a page of chains and a page of
- * records; with 64 stripes and 1024 chains each that was ~0.5 MiB for a few hundred samples. */
-#define STRIPE_HEADS_MIN 256
+/* A stripe's first chain array, 512 bytes from the stripe's own arena, so that the first page of
+ * records holds it: with a mapping of its own (1024 chains) each stripe in use touched one more
+ * page, 256 KiB in all for a few hundred samples. Larger arrays are mapped (stripe_grow). */
+#define STRIPE_HEADS_MIN 64
 
 _Atomic uint8_t heap_filter[1u << HEAP_FILTER_BITS];
 _Atomic uint64_t heap_filter_bits[1u << (HEAP_FILTER_BITS - 6)];
@@ -242,7 +243,8 @@ static void filter_add(const void *p, int d) {
 /* Doubles the stripe's chain array (or makes the first). Keeps the old one on failure. */
 static void stripe_grow(heap_stripe_t *s) {
   size_t n = s->nheads ? s->nheads * 2 : STRIPE_HEADS_MIN;
-  heap_rec_t **heads = sys_map(n * sizeof *heads);
+  heap_rec_t **heads =
+      s->nheads ? sys_map(n * sizeof *heads) : arena_alloc(&s->arena, n * sizeof *heads);
   if (heads == NULL)
     return;
   for (size_t i = 0; i < s->nheads; i++) {
@@ -255,7 +257,7 @@ static void stripe_grow(heap_stripe_t *s) {
       r = next;
     }
   }
-  if (s->heads != NULL)
+  if (s->nheads > STRIPE_HEADS_MIN) /* (the first one stays in the arena, unused) */
     sys_unmap(s->heads, s->nheads * sizeof *heads);
   s->heads = heads;
   s->nheads = n;

@@ -29,7 +29,7 @@
 #define HEAP_DEFAULT_RATE 524288L /* Go's MemProfileRate */
 #define HEAP_MAX_DEPTH 64         /* frames kept per stack */
 #define HEAP_FILTER_BITS 15       /* 32 Ki one-byte counters */
-#define HEAP_STRIPE_BITS 4        /* 16 independently locked parts of the live table */
+#define HEAP_STRIPE_BITS 6        /* 64 independently locked parts of the live table */
 
 /* A bucket's counters, one cache line: the allocations and frees counted by the threads of one
  * shard. They only grow (inuse = allocs - frees, in objects and in requested bytes); an allocation
