@@ -578,7 +578,8 @@ static unwind_set_t *cfi_set_assemble(cfi_list_t *list) {
   unwind_module_t *mods = (unwind_module_t *)(set + 1);
   unwind_row_t *rows = (unwind_row_t *)(mods + nmod);
   uint32_t *idx = (uint32_t *)(rows + nrows);
-  *set = (unwind_set_t){.nmodules = nmod, .modules = mods, .priv = set};
+  static uint64_t last_id; /* (builds are serialized by tables.c) */
+  *set = (unwind_set_t){.nmodules = nmod, .modules = mods, .priv = set, .id = ++last_id};
   size_t k = 0;
   for (size_t i = 0; i < list->n; i++) {
     const cfi_module_t *m = &list->v[i];

@@ -40,12 +40,13 @@
  * unwind_from_context finds nothing (their context layouts are not coded here) and unwind_here
  * returns the hook's own pc.
  *
- * Everything here is async-signal-safe: no locks, no allocation, no system calls, errno untouched,
- * and no global state.
+ * Everything here is async-signal-safe: no locks, no allocation, no system calls, errno untouched;
+ * the only global state is the lookup cache, whose entries are seqlocks that never wait.
  */
 #define _GNU_SOURCE
 #include "runtime/unwind.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <ucontext.h>
 
@@ -95,11 +96,79 @@ static const unwind_module_t *unwind_module_find(const unwind_set_t *set, uintpt
   return pc < m->end ? m : NULL;
 }
 
+/*
+ * The lookup cache: the answers of recent lookups, by pc and set id, direct-mapped. A walk asks
+ * for the same few return addresses again and again (at rate 1 every allocation walks the same
+ * call sites), and a hit reads one cache line instead of the module list, the page index and the
+ * rows (~15% of a sample's cost at rate 1). Each entry is a seqlock: a writer claims it by moving
+ * seq from even to odd (a writer that finds it odd, or loses the race, just does not cache), and
+ * a reader keeps what it read only when seq was the same even number before and after. So a
+ * signal handler that walks on top of a writer on its own thread misses and goes on. An entry
+ * names its set by id, which no later set reuses, so a row of a freed set is never handed out.
+ */
+#define LCACHE_BITS 10
+
+typedef struct lcache_entry {
+  _Atomic uint32_t seq;
+  _Atomic uintptr_t pc;
+  _Atomic uint64_t set_id;
+  const unwind_row_t *_Atomic row; /* NULL: no row (cached too) */
+} lcache_entry_t;
+
+static lcache_entry_t lcache[1u << LCACHE_BITS];
+
+static inline lcache_entry_t *lcache_slot(uintptr_t pc) {
+  return &lcache[(uint64_t)pc * 0x9E3779B97F4A7C15ull >> (64 - LCACHE_BITS)];
+}
+
+static bool lcache_get(lcache_entry_t *e, uintptr_t pc, uint64_t id, const unwind_row_t **row) {
+  uint32_t s = atomic_load_explicit(&e->seq, memory_order_acquire);
+  if ((s & 1) != 0)
+    return false;
+  uintptr_t p = atomic_load_explicit(&e->pc, memory_order_relaxed);
+  uint64_t i = atomic_load_explicit(&e->set_id, memory_order_relaxed);
+  const unwind_row_t *r = atomic_load_explicit(&e->row, memory_order_relaxed);
+  atomic_thread_fence(memory_order_acquire);
+  if (atomic_load_explicit(&e->seq, memory_order_relaxed) != s || p != pc || i != id)
+    return false;
+  *row = r;
+  return true;
+}
+
+static void lcache_put(lcache_entry_t *e, uintptr_t pc, uint64_t id, const unwind_row_t *row) {
+  uint32_t s = atomic_load_explicit(&e->seq, memory_order_relaxed);
+  if ((s & 1) != 0 || !atomic_compare_exchange_strong_explicit(&e->seq, &s, s + 1,
+                                                               memory_order_acquire,
+                                                               memory_order_relaxed))
+    return;
+  atomic_store_explicit(&e->pc, pc, memory_order_relaxed);
+  atomic_store_explicit(&e->set_id, id, memory_order_relaxed);
+  atomic_store_explicit(&e->row, row, memory_order_relaxed);
+  atomic_store_explicit(&e->seq, s + 2, memory_order_release);
+}
+
+static const unwind_row_t *unwind_lookup_rows(const unwind_set_t *set, uintptr_t pc,
+                                              uintptr_t *base);
+
 /* Finds the row covering pc; NULL when no module holds pc or its row says nothing is known
- * (UNWIND_CFA_NONE). The module's page index narrows the search to the rows between the entries
- * of pc's block and the next block: the first is at or before pc, the second at or after the row
- * wanted. Async-signal-safe. */
+ * (UNWIND_CFA_NONE). Asks the lookup cache first when set has an id and base is not wanted.
+ * Async-signal-safe. */
 const unwind_row_t *unwind_lookup(const unwind_set_t *set, uintptr_t pc, uintptr_t *base) {
+  if (set == NULL || set->id == 0 || base != NULL)
+    return unwind_lookup_rows(set, pc, base);
+  lcache_entry_t *e = lcache_slot(pc);
+  const unwind_row_t *row;
+  if (lcache_get(e, pc, set->id, &row))
+    return row;
+  row = unwind_lookup_rows(set, pc, NULL);
+  lcache_put(e, pc, set->id, row);
+  return row;
+}
+
+/* The search itself. The module's page index narrows it to the rows between the entries of pc's
+ * block and the next block: the first is at or before pc, the second at or after the row wanted. */
+static const unwind_row_t *unwind_lookup_rows(const unwind_set_t *set, uintptr_t pc,
+                                              uintptr_t *base) {
   const unwind_module_t *m = unwind_module_find(set, pc);
   if (m == NULL || m->nrows == 0 || pc < m->base || pc - m->base > UINT32_MAX)
     return NULL;

@@ -65,6 +65,7 @@ typedef struct unwind_set {
   size_t nmodules;
   unwind_module_t *modules; /* sorted by start, non-overlapping */
   void *priv;               /* the builder's: owns rows and modules */
+  uint64_t id;              /* unique per set built, never reused; 0: lookups are not cached */
 } unwind_set_t;
 
 /* Bounds of the current thread's stack, for checking loads. */

@@ -394,6 +394,25 @@ static void test_tables(void) {
   g_set = set;
 }
 
+/* The lookup cache (asked when base is not wanted) answers what the search answers (asked when it
+ * is), on first lookups and on repeated ones, and keys its entries by set: a set with another id
+ * and no modules finds nothing at pcs the cache knows for this one. */
+static void test_lookup_cache(void) {
+  CHECK(g_set->id != 0, "a built set has an id");
+  unwind_set_t empty = {.nmodules = 0, .modules = NULL, .priv = NULL, .id = g_set->id + 1000};
+  uintptr_t qs = (uintptr_t)dlsym(RTLD_DEFAULT, "qsort"), base = 0;
+  int differ = 0, stale = 0, looked = 0;
+  for (int round = 0; round < 2; round++) {
+    for (uintptr_t pc = ranges[R_B].lo; pc < ranges[R_B].hi; pc++, looked++) {
+      differ += unwind_lookup(g_set, pc, NULL) != unwind_lookup(g_set, pc, &base);
+      stale += unwind_lookup(&empty, pc, NULL) != NULL;
+    }
+    differ += unwind_lookup(g_set, qs, NULL) != unwind_lookup(g_set, qs, &base);
+  }
+  CHECK(differ == 0 && stale == 0, "cached lookups: %d of %d differ, %d stale", differ, looked,
+        stale);
+}
+
 static void test_here(void) {
   static const int chain[] = {R_D, R_C, R_B, R_A, R_MAIN};
   wl_a(MODE_PROBE);
@@ -697,6 +716,7 @@ int main(void) {
   test_tables();
   if (g_set == NULL) /* test_tables' CHECK(set != NULL) failed */
     return TEST_DONE("unwind_test");
+  test_lookup_cache();
   test_here();
   test_signal(MODE_SPIN);
   test_signal(MODE_SPIN_LIBC);
