@@ -147,8 +147,7 @@ static inline uint64_t heap_ptr_hash(const void *p) {
  * every time: 80% of the free hook's cost). Live sampled blocks are few, so aliasing (addresses a
  * multiple of 512 KiB apart) only sends a free down the slow path now and then. */
 static inline uint32_t heap_filter_index(const void *p) {
-  uintptr_t a = (uintptr_t)p;
-  return (uint32_t)(((a >> 4) ^ (a >> 17)) & ((1u << HEAP_FILTER_BITS) - 1));
+  return (uint32_t)(((uintptr_t)p >> 4) & ((1u << HEAP_FILTER_BITS) - 1));
 }
 
 /* Whether p may be a live sampled block (false: certainly not). Async-signal-safe. */
