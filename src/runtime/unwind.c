@@ -147,24 +147,6 @@ static void lcache_put(lcache_entry_t *e, uintptr_t pc, uint64_t id, const unwin
   atomic_store_explicit(&e->seq, s + 2, memory_order_release);
 }
 
-static const unwind_row_t *unwind_lookup_rows(const unwind_set_t *set, uintptr_t pc,
-                                              uintptr_t *base);
-
-/* Finds the row covering pc; NULL when no module holds pc or its row says nothing is known
- * (UNWIND_CFA_NONE). Asks the lookup cache first when set has an id and base is not wanted.
- * Async-signal-safe. */
-const unwind_row_t *unwind_lookup(const unwind_set_t *set, uintptr_t pc, uintptr_t *base) {
-  if (set == NULL || set->id == 0 || base != NULL)
-    return unwind_lookup_rows(set, pc, base);
-  lcache_entry_t *e = lcache_slot(pc);
-  const unwind_row_t *row;
-  if (lcache_get(e, pc, set->id, &row))
-    return row;
-  row = unwind_lookup_rows(set, pc, NULL);
-  lcache_put(e, pc, set->id, row);
-  return row;
-}
-
 /* The search itself. The module's page index narrows it to the rows between the entries of pc's
  * block and the next block: the first is at or before pc, the second at or after the row wanted. */
 static const unwind_row_t *unwind_lookup_rows(const unwind_set_t *set, uintptr_t pc,
@@ -195,6 +177,21 @@ static const unwind_row_t *unwind_lookup_rows(const unwind_set_t *set, uintptr_t
   if (base != NULL)
     *base = m->base;
   return &m->rows[lo - 1];
+}
+
+/* Finds the row covering pc; NULL when no module holds pc or its row says nothing is known
+ * (UNWIND_CFA_NONE). Asks the lookup cache first when set has an id and base is not wanted.
+ * Async-signal-safe. */
+const unwind_row_t *unwind_lookup(const unwind_set_t *set, uintptr_t pc, uintptr_t *base) {
+  if (set == NULL || set->id == 0 || base != NULL)
+    return unwind_lookup_rows(set, pc, base);
+  lcache_entry_t *e = lcache_slot(pc);
+  const unwind_row_t *row;
+  if (lcache_get(e, pc, set->id, &row))
+    return row;
+  row = unwind_lookup_rows(set, pc, NULL);
+  lcache_put(e, pc, set->id, row);
+  return row;
 }
 
 #ifdef UNWIND_WALKS
