@@ -28,11 +28,13 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "cprof.h"
 #include "runtime/arena.h"
 #include "runtime/ext.h"
+#include "runtime/keysort.h"
 #include "runtime/sys.h"
 #include "runtime/tables.h"
 
@@ -412,27 +414,11 @@ int heap_enable_default(void) {
 
 /* ------------------------------------------------------------ snapshots -------------------- */
 
-static int snap_cmp(const void *a, const void *b) {
-  uintptr_t x = (uintptr_t)((const heap_snap_entry_t *)a)->bucket;
-  uintptr_t y = (uintptr_t)((const heap_snap_entry_t *)b)->bucket;
-  return x < y ? -1 : x > y;
-}
-
-/* Sorts by bucket address, with a shell sort: qsort may call malloc, and a snapshot may be taken
- * where the allocator must not be entered. */
-static void snap_sort(heap_snap_entry_t *e, size_t n) {
-  static const size_t gaps[] = {1750, 701, 301, 132, 57, 23, 10, 4, 1};
-  for (size_t g = 0; g < sizeof gaps / sizeof gaps[0]; g++) {
-    size_t gap = gaps[g];
-    for (size_t i = gap; i < n; i++) {
-      heap_snap_entry_t t = e[i];
-      size_t j = i;
-      for (; j >= gap && snap_cmp(&e[j - gap], &t) > 0; j -= gap)
-        e[j] = e[j - gap];
-      e[j] = t;
-    }
-  }
-}
+/* Entries are sorted by their leading pointer (keysort_by_ptr, which takes no lock and no malloc:
+ * a snapshot may be taken where the allocator must not be entered). */
+_Static_assert(offsetof(heap_snap_entry_t, bucket) == 0 &&
+                   sizeof(heap_snap_entry_t) <= KEYSORT_MAX_ENTRY,
+               "a snapshot entry is keysort_by_ptr's");
 
 void *heap_snapshot(void) {
   heap_bucket_t *first = heap_buckets();
@@ -459,7 +445,7 @@ void *heap_snapshot(void) {
     e->alloc_bytes = v[2];
     e->free_bytes = v[3];
   }
-  snap_sort(s->e, s->n);
+  keysort_by_ptr(s->e, s->n, sizeof *s->e);
   return s;
 }
 

@@ -26,11 +26,13 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "cprof.h"
 #include "runtime/arena.h"
 #include "runtime/ext.h"
+#include "runtime/keysort.h"
 #include "runtime/heap.h"
 #include "runtime/sys.h"
 #include "runtime/tables.h"
@@ -245,24 +247,11 @@ int64_t sync_set_mutex_fraction(int64_t rate) {
 
 /* ------------------------------------------------------------ snapshots -------------------- */
 
-static int snap_cmp(const sync_snap_entry_t *a, const sync_snap_entry_t *b) {
-  return (uintptr_t)a->rec < (uintptr_t)b->rec ? -1 : (uintptr_t)a->rec > (uintptr_t)b->rec;
-}
-
-/* By record address, with a shell sort: qsort may call malloc. */
-static void snap_sort(sync_snap_entry_t *e, size_t n) {
-  static const size_t gaps[] = {1750, 701, 301, 132, 57, 23, 10, 4, 1};
-  for (size_t g = 0; g < sizeof gaps / sizeof gaps[0]; g++) {
-    size_t gap = gaps[g];
-    for (size_t i = gap; i < n; i++) {
-      sync_snap_entry_t t = e[i];
-      size_t j = i;
-      for (; j >= gap && snap_cmp(&e[j - gap], &t) > 0; j -= gap)
-        e[j] = e[j - gap];
-      e[j] = t;
-    }
-  }
-}
+/* Entries are sorted by their leading pointer (keysort_by_ptr, which takes no lock and no malloc:
+ * a snapshot may be taken where the allocator must not be entered). */
+_Static_assert(offsetof(sync_snap_entry_t, rec) == 0 &&
+                   sizeof(sync_snap_entry_t) <= KEYSORT_MAX_ENTRY,
+               "a snapshot entry is keysort_by_ptr's");
 
 void *sync_snapshot(int which) {
   if (which < 0 || which >= SYNC_NPROFILES)
@@ -287,7 +276,7 @@ void *sync_snapshot(int which) {
     memcpy(&e->count, &bits, sizeof e->count);
     e->delay = atomic_load_explicit(&r->delay, memory_order_relaxed);
   }
-  snap_sort(s->e, s->n);
+  keysort_by_ptr(s->e, s->n, sizeof *s->e);
   return s;
 }
 
