@@ -42,13 +42,10 @@ static g_node_t *node_lookup(graph_t *g, const g_info_t *info, uint64_t h) {
   return NULL;
 }
 
-static g_node_t *find_or_insert(graph_t *g, const g_info_t *info) {
-  uint64_t h = info_hash(info);
-  g_node_t *n = node_lookup(g, info, h);
-  if (n)
-    return n;
-  n = mem_zalloc(g->prof->mem, sizeof *n);
+g_node_t *graph_node_new(graph_t *g, const g_info_t *info, uint64_t h, g_node_t *tparent) {
+  g_node_t *n = mem_zalloc(g->prof->mem, sizeof *n);
   n->info = *info;
+  n->tparent = tparent;
   n->kept = true;
   if (g->nall == g->capall) {
     g->capall = g->capall ? g->capall * 2 : 1024;
@@ -56,6 +53,15 @@ static g_node_t *find_or_insert(graph_t *g, const g_info_t *info) {
   }
   g->all[g->nall++] = n;
   mem_tab_put(&g->nodemap, h, (uint32_t)(g->nall - 1));
+  return n;
+}
+
+static g_node_t *find_or_insert(graph_t *g, const g_info_t *info) {
+  uint64_t h = info_hash(info);
+  g_node_t *n = node_lookup(g, info, h);
+  if (n)
+    return n;
+  n = graph_node_new(g, info, h, NULL);
   if (info->address == 0 && info->lineno == 0) {
     n->function = n;
   } else {
@@ -188,11 +194,8 @@ static void edge_delete(g_edge_t *e) {
 
 /* ------------------------------------------------------------------ building ------------------ */
 
-void graph_tags_add(graph_t *g, g_node_t *n, const tp_sample_t *s, const char *labels, int64_t dw,
-                    int64_t w, bool flat);
-const char *graph_join_labels(mem_t *m, const tp_sample_t *s);
 
-static void add_sample(g_node_t *n, int64_t dw, int64_t w, bool flat) {
+void graph_add_value(g_node_t *n, int64_t dw, int64_t w, bool flat) {
   if (flat) {
     n->flat_div += dw;
     n->flat += w;
@@ -239,7 +242,7 @@ static void build(graph_t *g) {
         }
         if (n->stamp != stamp) {
           n->stamp = stamp;
-          add_sample(n, dw, w, false);
+          graph_add_value(n, dw, w, false);
           if (labels)
             graph_tags_add(g, n, s, labels, dw, w, false);
         }
@@ -272,12 +275,15 @@ static void build(graph_t *g) {
       }
     }
     if (parent && !residual) {
-      add_sample(parent, dw, w, true);
+      graph_add_value(parent, dw, w, true);
       if (labels)
         graph_tags_add(g, parent, s, labels, dw, w, true);
     }
   }
-  /* select the nodes with a value */
+  graph_select_nodes(g);
+}
+
+void graph_select_nodes(graph_t *g) {
   g->n = 0;
   for (size_t i = 0; i < g->nall; i++) {
     g_node_t *n = g->all[i];
@@ -290,8 +296,6 @@ static void build(graph_t *g) {
     g->nodes[g->n++] = n;
   }
 }
-
-void graph_tree_build(graph_t *g);
 
 graph_t *graph_new(tprof_t *p, const graph_opts_t *o) {
   graph_t *g = xcalloc(1, sizeof *g);

@@ -153,4 +153,20 @@ void graph_sort_tags(g_tag_t **t, size_t n, bool flat);
 /* pprof's ShortenFunctionName. */
 const char *graph_shorten_name(const char *name, char *buf, size_t n);
 
+/* ------------------------------------------------------------ between the graph's own files -- */
+
+/* A new kept node for info, whose hash is h, appended to g->all and the node map; tparent is its
+ * parent in a call tree (NULL in a graph). The caller links its function node. (graph.c) */
+g_node_t *graph_node_new(graph_t *g, const g_info_t *info, uint64_t h, g_node_t *tparent);
+/* Adds a sample's weight to n's flat or cumulative value. (graph.c) */
+void graph_add_value(g_node_t *n, int64_t dw, int64_t w, bool flat);
+/* Fills g->nodes with the nodes that have a value (the negative ones dropped when asked). */
+void graph_select_nodes(graph_t *g);
+/* Builds g as a call tree (graph_tree.c). */
+void graph_tree_build(graph_t *g);
+/* The sample's labels joined for tags, and the tags of a node (graph_tags.c). */
+const char *graph_join_labels(mem_t *m, const tp_sample_t *s);
+void graph_tags_add(graph_t *g, g_node_t *n, const tp_sample_t *s, const char *labels, int64_t dw,
+                    int64_t w, bool flat);
+
 #endif /* CPROF_TOOL_GRAPH_H */

@@ -9,10 +9,6 @@
 #include "tool/graph.h"
 #include "tool/util.h"
 
-void graph_tags_add(graph_t *g, g_node_t *n, const tp_sample_t *s, const char *labels, int64_t dw,
-                    int64_t w, bool flat);
-const char *graph_join_labels(mem_t *m, const tp_sample_t *s);
-
 /* A child of parent with this info: the per-parent node maps are one table keyed by parent too. */
 static g_node_t *child(graph_t *g, g_node_t *parent, const g_info_t *info) {
   uint64_t h = mem_mix((uintptr_t)parent);
@@ -29,16 +25,7 @@ static g_node_t *child(graph_t *g, g_node_t *parent, const g_info_t *info) {
     if (n->tparent == parent && !memcmp(&n->info, info, sizeof *info))
       return n;
   }
-  g_node_t *n = mem_zalloc(g->prof->mem, sizeof *n);
-  n->info = *info;
-  n->tparent = parent;
-  n->kept = true;
-  if (g->nall == g->capall) {
-    g->capall = g->capall ? g->capall * 2 : 1024;
-    g->all = xrealloc(g->all, g->capall * sizeof *g->all);
-  }
-  g->all[g->nall++] = n;
-  mem_tab_put(&g->nodemap, h, (uint32_t)(g->nall - 1));
+  g_node_t *n = graph_node_new(g, info, h, parent);
   if (info->address == 0 && info->lineno == 0) {
     n->function = n;
   } else {
@@ -106,8 +93,7 @@ void graph_tree_build(graph_t *g) {
           }
         }
         g_node_t *n = child(g, parent, &ni);
-        n->cum_div += dw;
-        n->cum += w;
+        graph_add_value(n, dw, w, false);
         if (labels)
           graph_tags_add(g, n, s, labels, dw, w, false);
         if (parent)
@@ -116,23 +102,13 @@ void graph_tree_build(graph_t *g) {
       }
     }
     if (parent) {
-      parent->flat_div += dw;
-      parent->flat += w;
+      graph_add_value(parent, dw, w, true);
       if (labels)
         graph_tags_add(g, parent, s, labels, dw, w, true);
     }
   }
   g->nodes = xmalloc((g->nall + 1) * sizeof *g->nodes);
-  g->n = 0;
-  for (size_t i = 0; i < g->nall; i++) {
-    g_node_t *n = g->all[i];
-    if (n->cum == 0 && n->flat == 0)
-      continue;
-    if (g->o.drop_negative && (n->flat < 0 || (n->flat == 0 && n->cum < 0)))
-      continue;
-    n->in_graph = true;
-    g->nodes[g->n++] = n;
-  }
+  graph_select_nodes(g);
 }
 
 static void unlink_edge(g_edge_t ***arr, uint32_t *n, g_edge_t *e) {
