@@ -17,24 +17,7 @@
 
 #include "format/profile.h"
 #include "profstring.h"
-
-static uint8_t *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return NULL;
-  size_t cap = 1 << 16, n = 0, r;
-  uint8_t *b = malloc(cap);
-  while (b && (r = fread(b + n, 1, cap - n, f)) > 0)
-    if ((n += r) == cap) {
-      uint8_t *nb = realloc(b, cap *= 2);
-      if (!nb)
-        free(b);
-      b = nb;
-    }
-  fclose(f);
-  *len = n;
-  return b;
-}
+#include "readfile.h"
 
 int main(int argc, char **argv) {
   const char *mode = argc == 2 ? "" : argv[1], *out = NULL, *path = argv[argc - 1];
@@ -46,7 +29,7 @@ int main(int argc, char **argv) {
   if (argc == 4)
     out = argv[2];
   size_t len = 0;
-  uint8_t *data = slurp(path, &len);
+  uint8_t *data = read_file(path, &len);
   if (!data) {
     fprintf(stderr, "prof_dump: %s: %s\n", path, strerror(errno));
     return 1;

@@ -22,38 +22,19 @@
 #include <unistd.h>
 
 #include "format/profile.h"
+#include "readfile.h"
 #include "test.h"
 
 #define CHECK_STR(p, idx, want) CHECK(strcmp(prof_str((p), (idx)), (want)) == 0)
 
 /* ------------------------------------------------------------------ helpers ------------------ */
 
-static uint8_t *read_all(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return NULL;
-  size_t cap = 1 << 16, n = 0, r;
-  uint8_t *b = malloc(cap);
-  while (b && (r = fread(b + n, 1, cap - n, f)) > 0) {
-    n += r;
-    if (n == cap) {
-      uint8_t *nb = realloc(b, cap *= 2);
-      if (!nb)
-        free(b);
-      b = nb;
-    }
-  }
-  fclose(f);
-  *len = n;
-  return b;
-}
-
 static prof_t *decode_file(const char *rel, char *err, size_t errlen) {
   const char *shared = getenv("CPROF_SHARED");
   char path[4096];
   snprintf(path, sizeof path, "%s/peer/pprof/%s", shared ? shared : "/work/shared", rel);
   size_t len = 0;
-  uint8_t *data = read_all(path, &len);
+  uint8_t *data = read_file(path, &len);
   if (!data) {
     fprintf(stderr, "cannot read %s (set CPROF_SHARED)\n", path);
     return NULL;
@@ -400,7 +381,7 @@ static void test_go_bytes(void) {
     char path[4096], err[256] = "";
     snprintf(path, sizeof path, "%s/peer/pprof/%s", shared ? shared : "/work/shared", files[i]);
     size_t len = 0;
-    uint8_t *gz = read_all(path, &len);
+    uint8_t *gz = read_file(path, &len);
     prof_buf_t raw = {0}, enc = {0};
     prof_t *p = NULL;
     CHECK(gz && prof_gunzip(gz, len, 1 << 20, &raw, err, sizeof err) == 0);

@@ -28,6 +28,7 @@
 
 #include "format/profile.h"
 #include "profstring.h"
+#include "readfile.h"
 #include "test.h"
 
 static const char *shared_dir(void) {
@@ -35,28 +36,10 @@ static const char *shared_dir(void) {
   return s ? s : "/work/shared";
 }
 
-static uint8_t *read_all(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return NULL;
-  size_t cap = 1 << 16, n = 0, r;
-  uint8_t *b = malloc(cap);
-  while (b && (r = fread(b + n, 1, cap - n, f)) > 0)
-    if ((n += r) == cap) {
-      uint8_t *nb = realloc(b, cap *= 2);
-      if (!nb)
-        free(b);
-      b = nb;
-    }
-  fclose(f);
-  *len = n;
-  return b;
-}
-
 static uint8_t *peer_file(const char *rel, size_t *len) {
   char path[4096];
   snprintf(path, sizeof path, "%s/peer/pprof/%s", shared_dir(), rel);
-  uint8_t *d = read_all(path, len);
+  uint8_t *d = read_file(path, len);
   if (!d)
     fprintf(stderr, "cannot read %s (set CPROF_SHARED)\n", path);
   return d;
