@@ -34,6 +34,8 @@
 #include "runtime/demangle.h"
 #include "runtime/symbolize.h"
 #include "test.h"
+#include "cmdtext.h"
+#include "readfile.h"
 
 #define BT_BARRIER() __asm__ volatile("" ::: "memory")
 
@@ -99,46 +101,6 @@ static const char *bt_write(const rt_profile_desc_t *desc, const char *name, int
   return out;
 }
 
-static uint8_t *bt_slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (f == NULL)
-    return NULL;
-  size_t cap = 1 << 16, n = 0;
-  uint8_t *buf = malloc(cap);
-  size_t r;
-  while (buf != NULL && (r = fread(buf + n, 1, cap - n, f)) > 0) {
-    n += r;
-    if (n == cap)
-      buf = realloc(buf, cap *= 2);
-  }
-  fclose(f);
-  *len = n;
-  return buf;
-}
-
-/* Runs a command and returns its stdout (malloc'd, NUL-terminated), NULL when it failed. */
-static char *bt_run(const char *cmd) {
-  FILE *f = popen(cmd, "r");
-  if (f == NULL)
-    return NULL;
-  size_t cap = 1 << 16, n = 0, r;
-  char *buf = malloc(cap);
-  while (buf != NULL && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-    n += r;
-    if (n + 1 == cap)
-      buf = realloc(buf, cap *= 2);
-  }
-  int st = pclose(f);
-  if (buf == NULL || st != 0) {
-    if (buf != NULL)
-      fprintf(stderr, "command failed (%d): %s\n%s\n", st, cmd, buf);
-    free(buf);
-    return NULL;
-  }
-  buf[n] = '\0';
-  return buf;
-}
-
 static const prof_location_t *bt_loc_at(const prof_t *p, uint64_t addr) {
   for (size_t i = 0; i < p->nlocation; i++)
     if (p->location[i].address == addr && p->location[i].mapping_id != 0)
@@ -157,7 +119,7 @@ static const prof_function_t *bt_fn(const prof_t *p, const prof_line_t *l) {
 
 static const prof_t *bt_decode(const char *path) {
   size_t len = 0;
-  uint8_t *data = bt_slurp(path, &len);
+  uint8_t *data = read_file(path, &len);
   prof_t *p = NULL;
   char err[256] = "";
   int r = data != NULL ? prof_decode(data, len, &p, err, sizeof(err)) : -EIO;
@@ -359,7 +321,7 @@ static char *bt_pprof(const char *args, const char *path) {
   char cmd[1200];
   snprintf(cmd, sizeof(cmd), "HOME=%s PPROF_BINARY_PATH=%s go tool pprof %s %s 2>&1", bt_tmpdir,
            bt_tmpdir, args, path);
-  return bt_run(cmd);
+  return run_cmd(cmd);
 }
 
 /* True when some line of text holds a and then b. */
@@ -449,7 +411,7 @@ static void bt_test_profile(void) {
         (unsigned long long)(st1.misses - st0.misses),
         (unsigned long long)(st1.refreshes - st0.refreshes));
   size_t l1 = 0, l2 = 0;
-  uint8_t *b1 = bt_slurp(path, &l1), *b2 = bt_slurp(again, &l2);
+  uint8_t *b1 = read_file(path, &l1), *b2 = read_file(again, &l2);
   CHECK(err == 0 && b1 != NULL && b2 != NULL && l1 == l2 && memcmp(b1, b2, l1) == 0,
         "deterministic output (%zu vs %zu bytes)", l1, l2);
   free(b1);
@@ -457,7 +419,7 @@ static void bt_test_profile(void) {
   prof_free((prof_t *)p);
   /* Symbolizing must not drag libdebuginfod (and libcurl with it) into the host. */
   size_t mlen = 0;
-  uint8_t *maps = bt_slurp("/proc/self/maps", &mlen);
+  uint8_t *maps = read_file("/proc/self/maps", &mlen);
   CHECK(maps != NULL && memmem(maps, mlen, "libdebuginfod", 13) == NULL, "no libdebuginfod loaded");
   free(maps);
 }
@@ -639,7 +601,7 @@ static void *bt_job_run(void *arg) {
 
 static bool bt_same_file(const char *a, const char *b) {
   size_t la = 0, lb = 0;
-  uint8_t *x = bt_slurp(a, &la), *y = bt_slurp(b, &lb);
+  uint8_t *x = read_file(a, &la), *y = read_file(b, &lb);
   bool same = x != NULL && y != NULL && la == lb && memcmp(x, y, la) == 0;
   free(x);
   free(y);

@@ -28,6 +28,7 @@
 #include "runtime/ext.h"
 #include "runtime/gotext.h"
 #include "test.h"
+#include "cmdtext.h"
 
 /* ------------------------------------------------------------ real return addresses ------- */
 
@@ -60,24 +61,6 @@ __attribute__((noipa)) static void site_with_a_much_longer_name_for_the_tabs(uin
 
 static char tmpdir[] = "/tmp/counttext_test.XXXXXX";
 
-static char *run(const char *cmd) {
-  char *buf = NULL;
-  size_t cap = 0;
-  FILE *p = popen(cmd, "r"), *m = open_memstream(&buf, &cap);
-  char chunk[4096];
-  size_t n;
-  while (p != NULL && (n = fread(chunk, 1, sizeof chunk, p)) > 0)
-    fwrite(chunk, 1, n, m);
-  int st = p != NULL ? pclose(p) : -1;
-  fclose(m);
-  if (st != 0) {
-    fprintf(stderr, "command failed (%d): %s\n%s", st, cmd, buf);
-    free(buf);
-    return NULL;
-  }
-  return buf;
-}
-
 /* Writes t to tmpdir/name and returns the text (malloc'd), or NULL. */
 static char *write_text(const rt_count_text_t *t, const char *name) {
   char *path = NULL, *text = NULL;
@@ -99,35 +82,6 @@ static char *write_text(const rt_count_text_t *t, const char *name) {
   fclose(m);
   free(path);
   return text;
-}
-
-static size_t split_lines(char *text, char **lines, size_t max) {
-  size_t n = 0;
-  for (char *p = text; *p != '\0' && n < max;) {
-    char *nl = strchr(p, '\n');
-    lines[n++] = p;
-    if (nl == NULL)
-      break;
-    *nl = '\0';
-    p = nl + 1;
-  }
-  return n;
-}
-
-static char *collapse_tabs(const char *s) {
-  char *out = malloc(strlen(s) + 1), *o = out;
-  for (; *s != '\0'; s++)
-    if (*s != '\t' || o == out || o[-1] != '\t')
-      *o++ = *s;
-  *o = '\0';
-  return out;
-}
-
-static bool have_go(void) {
-  if (system("go version >/dev/null 2>&1") == 0)
-    return true;
-  CHECK(0, "the go command is missing (scripts/deps.sh installs golang-go)");
-  return false;
 }
 
 /* ------------------------------------------------------------ the layout ------------------ */
@@ -262,7 +216,7 @@ static char *run_ref(const char *arg, const char *in) {
   free(src);
   snprintf(cmd, sizeof cmd, "cd %s && GOFLAGS= go run ref.go %s %s%s", tmpdir, arg ? arg : "",
            in ? "< " : "", in ? in : "");
-  return run(cmd);
+  return run_cmd(cmd);
 }
 
 /* Every line of text matches one of the shapes of a count profile's text. */
@@ -380,7 +334,7 @@ static void test_pprof(void) {
   free(text);
   char cmd[512];
   snprintf(cmd, sizeof cmd, "go tool pprof -traces %s/pprof.txt 2>&1", tmpdir);
-  char *out = run(cmd);
+  char *out = run_cmd(cmd);
   CHECK(out != NULL && strstr(out, "Type: threadcreate") != NULL, "pprof -traces: %s",
         out ? out : "(failed)");
   bool a = false, b = false;

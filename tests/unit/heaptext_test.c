@@ -27,6 +27,7 @@
 
 #include "runtime/ext.h"
 #include "test.h"
+#include "cmdtext.h"
 
 /* ------------------------------------------------------------ real return addresses ------- */
 
@@ -91,24 +92,6 @@ static char *slurp(const char *path, size_t *len) {
   return buf;
 }
 
-static char *run(const char *cmd) {
-  char *buf = NULL;
-  size_t cap = 0;
-  FILE *p = popen(cmd, "r"), *m = open_memstream(&buf, &cap);
-  char chunk[4096];
-  size_t n;
-  while (p != NULL && (n = fread(chunk, 1, sizeof chunk, p)) > 0)
-    fwrite(chunk, 1, n, m);
-  int st = p != NULL ? pclose(p) : -1;
-  fclose(m);
-  if (st != 0) {
-    fprintf(stderr, "command failed (%d): %s\n%s", st, cmd, buf);
-    free(buf);
-    return NULL;
-  }
-  return buf;
-}
-
 static char *write_text(const rt_heap_text_t *t, const char *name) {
   char *path = NULL;
   if (asprintf(&path, "%s/%s", tmpdir, name) < 0)
@@ -119,30 +102,6 @@ static char *write_text(const rt_heap_text_t *t, const char *name) {
     fclose(f);
   CHECK(rc == 0, "heaptext_write: %d", rc);
   return path;
-}
-
-/* Splits text into lines (in place); returns their number. */
-static size_t split_lines(char *text, char **lines, size_t max) {
-  size_t n = 0;
-  for (char *p = text; *p != '\0' && n < max;) {
-    char *nl = strchr(p, '\n');
-    lines[n++] = p;
-    if (nl == NULL)
-      break;
-    *nl = '\0';
-    p = nl + 1;
-  }
-  return n;
-}
-
-/* A copy of s with every run of tabs collapsed to one tab. */
-static char *collapse_tabs(const char *s) {
-  char *out = malloc(strlen(s) + 1), *o = out;
-  for (; *s != '\0'; s++)
-    if (*s != '\t' || o == out || o[-1] != '\t')
-      *o++ = *s;
-  *o = '\0';
-  return out;
 }
 
 /* ------------------------------------------------------------ the layout ------------------ */
@@ -290,13 +249,6 @@ static const char tw_go[] = "package main\n"
                             "\tb.Flush()\n"
                             "}\n";
 
-static bool have_go(void) {
-  if (system("go version >/dev/null 2>&1") == 0)
-    return true;
-  CHECK(0, "the go command is missing (scripts/deps.sh installs golang-go)");
-  return false;
-}
-
 static void test_tabwriter(const char *path) {
   char cmd[1024], *go_src = NULL, *raw_path = NULL;
   size_t len = 0;
@@ -313,7 +265,7 @@ static void test_tabwriter(const char *path) {
   fputs(raw, f);
   fclose(f);
   snprintf(cmd, sizeof cmd, "cd %s && GOFLAGS= go run tw.go < raw.txt", tmpdir);
-  char *theirs = run(cmd);
+  char *theirs = run_cmd(cmd);
   CHECK(theirs != NULL && strcmp(theirs, ours) == 0, "Go's tabwriter disagrees:\n%s\n--- ours:\n%s",
         theirs != NULL ? theirs : "(none)", ours);
   CHECK(strcmp(raw, ours) != 0, "the text has no alignment to check");
@@ -375,7 +327,7 @@ static void test_pprof(const char *path, const rt_heap_record_t *recs, size_t n,
   if (!have_go())
     return;
   snprintf(cmd, sizeof cmd, "go tool pprof -raw %s 2>&1", path);
-  char *out = run(cmd);
+  char *out = run_cmd(cmd);
   CHECK(out != NULL, "pprof -raw failed");
   if (out == NULL)
     return;
@@ -394,7 +346,7 @@ static void test_pprof(const char *path, const rt_heap_record_t *recs, size_t n,
   free(out);
 
   snprintf(cmd, sizeof cmd, "go tool pprof -top -sample_index=inuse_space %s 2>&1", path);
-  out = run(cmd);
+  out = run_cmd(cmd);
   CHECK(out != NULL && strstr(out, "Type: inuse_space") != NULL, "pprof -top: %s",
         out != NULL ? out : "(failed)");
   /* After pprof's scaling, 100 blocks of 200 bytes outweigh 2 of 1 MiB at the default rate. */

@@ -1,8 +1,8 @@
 /*
  * readfile.h — a whole file read into memory, for tests only.
  *
- * Header-only, shared by tests/unit/format_test.c, tests/unit/legacy_test.c and
- * tests/tools/prof_dump.c, which each read profiles and goldens whole.
+ * Header-only, shared by tests/unit/builder_test.c, format_test.c, legacy_test.c and
+ * tests/tools/prof_dump.c, which read profiles, goldens and /proc files whole.
  */
 #ifndef CPROF_TEST_READFILE_H
 #define CPROF_TEST_READFILE_H
